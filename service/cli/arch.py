@@ -1,5 +1,4 @@
-"""The ``rebench`` command line. Each command imports what it needs lazily, so
-``rebench arch`` starts fast and never imports torch or the web stack."""
+"""``rebench arch``: what the science core says about one cell or all of them."""
 
 from __future__ import annotations
 
@@ -10,23 +9,9 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Re-benchmark NAS-Bench-201 with architecture-aware init and learning rates.")
+from ._common import fail as _fail
 
 
-@app.callback()
-def _root() -> None:
-    """Re-benchmark NAS-Bench-201 with architecture-aware init and learning rates."""
-
-
-def _fail(message: str, code: int = 2) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-@app.command()
 def arch(
     arch: Optional[str] = typer.Argument(None, help="Cell string or official index 0..15624."),
     all_: bool = typer.Option(False, "--all", help="Every cell, in official index order."),
@@ -101,10 +86,3 @@ def _show_one(arch: str, dataset: str, base_lr: float | None, degree: str, as_js
             table.add_row(f"[bold]{key}[/]", str(value))
     Console().print(table, highlight=False)
 
-
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
