@@ -83,8 +83,9 @@ PROTOCOLS: dict[str, Protocol] = {
     for p in (
         Protocol("nb201-200", 1, "NB201's 200-epoch recipe (the published numbers)", epochs=200),
         Protocol("nb201-12", 1, "NB201's 12-epoch recipe: its own full cosine schedule", epochs=12),
-        Protocol("smoke", 1, "tiny net, a few hundred images, 2 epochs: CPU demos and tests only",
-                 epochs=2, batch_size=64, C=8, N=1, train_subset=512, eval_subset=256, benchmark=False),
+        # v2: 1,024 images x 4 epochs of batch 32 so that a CPU test learns well above chance in ~20 s
+        Protocol("smoke", 2, "tiny net (C=8, N=1), 1,024 images, 4 epochs: CPU demos and tests only",
+                 epochs=4, batch_size=32, C=8, N=1, train_subset=1024, eval_subset=1000, benchmark=False),
     )
 }
 

@@ -1,0 +1,65 @@
+"""The FastAPI application factory. Never imports torch (a test proves it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from service.dispatch import make_dispatcher
+from service.settings import Settings, get_settings
+from service.storage.database import Database
+
+from .cache import SnapshotCache
+from .deps import AppState
+from .errors import install_error_handlers
+from .middleware import BodyLimit, Metrics
+from .routes import archs, batches, health, leaderboard, rankings, runs
+
+__all__ = ["create_app", "API_VERSION"]
+
+API_VERSION = "1.0.0"
+DESCRIPTION = """\
+NAS-Bench-201 numbers as published and re-trained with architecture-aware initialisation and
+learning rates (Chen et al., ICLR 2024). Every number states its protocol, split, seeds and
+aggregation. Reads are public; writes need an `X-API-Key` (`rebench api-key create`). Errors
+are `{"detail": [{"type", "loc", "msg"}]}` with the field in `loc` and the fix in `msg`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastAPI:
+    """Build the app. ``watch=False`` skips the snapshot watcher thread (scripts, some tests)."""
+    settings = settings or get_settings()
+    db = Database(settings.resolved_database_url)
+    registry = CollectorRegistry()
+    state = AppState(settings=settings, db=db, snapshots=SnapshotCache(db.engine, settings.cache_check_s),
+                     dispatcher=make_dispatcher(settings), registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            db.init()
+        if watch:
+            state.snapshots.start()
+        try:
+            yield
+        finally:
+            state.snapshots.stop()
+            db.dispose()
+
+    app = FastAPI(title="nb201-rebench", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=[{"name": t} for t in ("runs", "batches", "archs", "rankings", "ops")])
+    app.state.rebench = state
+    install_error_handlers(app)
+    for module in (archs, leaderboard, rankings, runs, batches, health):  # hot reads first: matched in order
+        app.include_router(module.router)
+    # The last added is the outermost: metrics see every answer, CORS headers go on 413s too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Content-Type", "X-API-Key"])
+    app.add_middleware(Metrics, registry=registry)
+    return app

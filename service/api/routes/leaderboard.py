@@ -1,0 +1,86 @@
+"""GET /v1/leaderboard: original vs re-scaled ranks, filters, paging, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service.schemas.common import ERROR_RESPONSES
+from service.schemas.rankings import LeaderboardOut, LeaderboardQuery
+from service.storage.readmodel import SeriesKey, Snapshot
+
+from ..deps import snapshot_of
+from ..errors import ApiError
+from ..query import openapi_parameters, parse_query
+from ..rankings import filter_mask, leaderboard_rows, leaderboard_view, sorted_order
+from ..sources import parse_source, rescaled_origin, source_info
+
+router = APIRouter(tags=["rankings"])
+LEADERBOARD_PAGES = 2048
+CSV_COLUMNS = ("index", "arch_str", "original", "rescaled", "rescaled_std", "rescaled_n", "original_rank",
+               "rescaled_rank", "rank_change", "params", "flops", "lr")
+
+
+@router.get("/v1/leaderboard", response_model=LeaderboardOut, responses={
+    **ERROR_RESPONSES, 200: {"content": {"text/csv": {"example": ",".join(CSV_COLUMNS) + "\n6111,|nor_conv_3x3~0|..."}},
+                             "description": "JSON page, or CSV of the filtered view with format=csv"}},
+    summary="Architectures ranked by original or re-scaled accuracy, or by how far they moved",
+    openapi_extra={"parameters": openapi_parameters(LeaderboardQuery)})
+async def leaderboard(request: Request) -> Response:
+    q = parse_query(request, LeaderboardQuery)
+    if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
+        raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
+                       ["query", "params_min"])
+    a_key = parse_source(q.original, q.dataset, ["query", "split"], q.split)
+    b_key = parse_source(rescaled_origin(q.scaling, q.protocol, q.precision, ["query", "protocol"]), q.dataset,
+                         ["query", "split"], q.split)
+    snapshot = await snapshot_of(request)
+    if q.format == "csv":
+        return _csv(*_page(snapshot, q, a_key, b_key)[:3])
+    # JSON pages are memoised per snapshot (zlib-packed, ~5 kB): most traffic asks for the
+    # first pages of a few views, and a page costs ~0.3 ms to build.
+    packed = snapshot.remember("leaderboard-page", (a_key, b_key, q.model_dump_json()),
+                               lambda: zlib.compress(orjson.dumps(_page(snapshot, q, a_key, b_key)[3]), 1),
+                               limit=LEADERBOARD_PAGES)
+    return Response(zlib.decompress(packed), media_type="application/json")
+
+
+def _page(snapshot: Snapshot, q: LeaderboardQuery, a_key: SeriesKey, b_key: SeriesKey
+          ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(rows, original source info, rescaled source info, JSON body) of one leaderboard view."""
+    dataset = q.dataset
+    a, a_info = source_info(snapshot, a_key)
+    b, b_info = source_info(snapshot, b_key)
+    view = leaderboard_view(snapshot, a, b)
+    order_all = sorted_order(snapshot, view, q.sort, q.order)
+    mask = filter_mask(snapshot, dataset, view, q.ops, q.exclude_ops, q.params_min, q.params_max, q.has_results)
+    chosen = order_all if mask is None else order_all[mask[order_all]]
+    size = q.limit if q.limit is not None else (100 if q.format == "json" else len(chosen))
+    rows = leaderboard_rows(snapshot, dataset, view, chosen[q.offset:q.offset + size])
+    filters: dict[str, Any] = {"ops": q.ops, "exclude_ops": q.exclude_ops, "params_min": q.params_min,
+                               "params_max": q.params_max, "has_results": q.has_results}
+    body = {"dataset": dataset, "split": a_key.split, "metric": q.metric, "original": a_info, "rescaled": b_info,
+            "sort": q.sort, "order": q.order, "filters": filters, "total": int(len(chosen)),
+            "n_common": view.n_common, "limit": size, "offset": q.offset, "rows": rows}
+    return rows, a_info, b_info, body
+
+
+def _csv(rows: list[dict[str, Any]], a_info: dict[str, Any], b_info: dict[str, Any]) -> Response:
+    out = io.StringIO()
+    # Comment lines state what the numbers are, as every answer does.
+    for label, info in (("original", a_info), ("rescaled", b_info)):
+        protocol = (info["protocol"] or {}).get("key")
+        out.write(f"# {label}: source={info['source']} dataset={info['dataset']} split={info['split']} "
+                  f"metric={info['metric']} protocol={protocol} seeds={info['seeds'] or 'not itemised'} "
+                  f"aggregation={info['aggregation']}\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="leaderboard.csv"'})

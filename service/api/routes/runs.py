@@ -1,0 +1,86 @@
+"""Runs: submit (idempotent), inspect, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+
+from archscale.space import cell_at, format_arch
+from service.schemas.common import ERROR_RESPONSES
+from service.schemas.runs import RunCreate, RunOut, RunsAccepted
+from service.storage.models import Protocol, Run
+from service.storage.results import get_curve, get_final_result
+from service.storage.runs import RunSpec, create_runs, get_run, request_cancel
+
+from ..deps import AppState, get_state, require_api_key
+from ..errors import field_errors
+
+router = APIRouter(tags=["runs"])
+RunId = Path(ge=1, le=2**31 - 1, description="id from POST /v1/runs or /v1/batches")
+
+
+def protocol_out(protocol: Protocol) -> dict[str, Any]:
+    return {"name": protocol.name, "version": protocol.version, "key": f"{protocol.name}@v{protocol.version}",
+            "fingerprint": protocol.fingerprint, "benchmark": protocol.benchmark,
+            "epochs": int(protocol.spec.get("epochs", 0)), "description": protocol.spec.get("description", "")}
+
+
+@router.post("/v1/runs", status_code=202, response_model=RunsAccepted, responses=ERROR_RESPONSES,
+             summary="Queue one arch x setting x scaling x protocol, one run per seed (idempotent)")
+def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
+                _key: int = Depends(require_api_key)) -> dict[str, Any]:
+    """The same request again returns the same runs (``created: false``), never duplicates:
+    a run is identified by ``archscale.protocols.run_key`` and its precision."""
+    with field_errors("body"):
+        specs = [RunSpec.resolve(body.arch, body.dataset, body.scaling, body.protocol, seed, body.precision)
+                 for seed in dict.fromkeys(body.seeds)]
+    with state.db.transaction() as session:
+        created = create_runs(session, specs)
+        protocol = session.get(Protocol, session.get(Run, created[0].id).protocol_id)  # type: ignore[union-attr]
+        protocol_json = protocol_out(protocol)  # type: ignore[arg-type]
+    # After the commit: a worker must be able to read every id it receives.
+    dispatched = state.dispatcher.enqueue([run.id for run in created if run.created])
+    first = specs[0]
+    return {"arch_index": first.arch_index, "arch_str": format_arch(cell_at(first.arch_index)),
+            "dataset": first.dataset, "scaling": first.scaling, "protocol": protocol_json,
+            "precision": first.precision, "dispatched": dispatched,
+            "runs": [{"id": r.id, "seed": r.seed, "status": r.status, "created": r.created} for r in created]}
+
+
+def run_out(session: Any, run: Run) -> dict[str, Any]:
+    protocol = session.get(Protocol, run.protocol_id)
+    final = get_final_result(session, run.id)
+    result = None
+    if final is not None:
+        row, metrics = final
+        result = {"fingerprint": row.fingerprint, "code_version": row.code_version, "seconds": row.seconds,
+                  "metrics": metrics, "created_at": row.created_at}
+    return {
+        "id": run.id, "key": run.key, "arch_index": run.arch_index, "arch_str": format_arch(cell_at(run.arch_index)),
+        "dataset": run.dataset, "scaling": run.scaling, "protocol": protocol_out(protocol), "seed": run.seed,
+        "precision": run.precision, "status": run.status,
+        "progress": {"epoch": run.progress_epoch, "total": run.total_epochs}, "heartbeat_at": run.heartbeat_at,
+        "attempts": run.attempts, "cancel_requested": run.cancel_requested, "error": run.error,
+        "traceback_id": run.traceback_id, "served_from_run_id": run.served_from_run_id,
+        "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
+        "curve": [{"epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc, "lr": e.lr,
+                   "seconds": e.seconds, "evals": e.evals} for e in get_curve(session, run.id)],
+        "result": result,
+    }
+
+
+@router.get("/v1/runs/{run_id}", response_model=RunOut, responses=ERROR_RESPONSES,
+            summary="Status, progress (epoch / total), per-epoch curve, error and final result")
+def read_run(run_id: int = RunId, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    with state.db.transaction() as session, field_errors("path"):
+        return run_out(session, get_run(session, run_id))
+
+
+@router.delete("/v1/runs/{run_id}", status_code=202, response_model=RunOut,
+               responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {"description": "run already finished"}},
+               summary="Cancel: a queued run at once, a running one at its next heartbeat")
+def cancel_run(run_id: int = RunId, state: AppState = Depends(get_state),
+               _key: int = Depends(require_api_key)) -> dict[str, Any]:
+    with state.db.transaction() as session, field_errors("path"):
+        return run_out(session, request_cancel(session, run_id))

@@ -1,0 +1,70 @@
+"""``rebench api-key create|list|revoke``: write keys for the REST API."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .db import DatabaseUrl, _fail, open_database
+
+app = typer.Typer(no_args_is_help=True, help="API keys for writes (stored hashed; shown once).")
+
+
+@app.command("create")
+def create(name: str = typer.Option(..., "--name", help="Who or what uses the key."),
+           database_url: Optional[str] = DatabaseUrl) -> None:
+    """Create a key and print it once: only its hash is stored."""
+    from service.storage.errors import StorageError
+    from service.storage.keys import create_key
+
+    db = open_database(database_url)
+    try:
+        db.init(sync=False)
+        with db.transaction() as session:
+            key = create_key(session, name)
+    except StorageError as exc:
+        _fail(f"--name: {exc}")
+    finally:
+        db.dispose()
+    typer.echo(key.secret)
+    typer.echo(f"key {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
+               "it is not shown again", err=True)
+
+
+@app.command("list")
+def list_(database_url: Optional[str] = DatabaseUrl) -> None:
+    """id, prefix, name, created, last used, revoked."""
+    from service.storage.keys import list_keys
+
+    db = open_database(database_url)
+    try:
+        db.init(sync=False)
+        with db.transaction() as session:
+            keys = list_keys(session)
+            rows = [(k.id, k.prefix, k.name, k.created_at, k.last_used_at, k.revoked_at) for k in keys]
+    finally:
+        db.dispose()
+    typer.echo("id\tprefix\tname\tcreated\tlast_used\trevoked")
+    for row in rows:
+        typer.echo("\t".join("-" if v is None else (v.isoformat(timespec="seconds") if hasattr(v, "isoformat")
+                                                    else str(v)) for v in row))
+
+
+@app.command("revoke")
+def revoke(key: str = typer.Argument(..., help="Key id or prefix (from `rebench api-key list`)."),
+           database_url: Optional[str] = DatabaseUrl) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    from service.storage.errors import StorageError
+    from service.storage.keys import revoke_key
+
+    db = open_database(database_url)
+    try:
+        db.init(sync=False)
+        with db.transaction() as session:
+            revoked = revoke_key(session, key)
+            typer.echo(f"revoked key {revoked.id} ({revoked.prefix}, {revoked.name!r})")
+    except StorageError as exc:
+        _fail(f"KEY: {exc}")
+    finally:
+        db.dispose()

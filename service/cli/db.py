@@ -1,0 +1,100 @@
+"""``rebench db upgrade|current`` and ``rebench import-nb201 PATH``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import NoReturn, Optional
+
+import typer
+
+from ._common import fail as _fail_markup
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``message`` verbatim: rich would eat '[import]' in "pip install 'nb201-rebench[import]'"."""
+    from rich.markup import escape
+
+    _fail_markup(escape(message))
+
+app = typer.Typer(no_args_is_help=True, help="Database schema: migrations and reference data.")
+
+DatabaseUrl = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+                           help="SQLAlchemy URL (default: the embedded SQLite file under REBENCH_HOME).")
+
+
+def open_database(url: str | None):  # type: ignore[no-untyped-def]
+    from service.settings import get_settings
+    from service.storage.database import Database
+
+    settings = get_settings(database_url=url) if url else get_settings()
+    try:
+        return Database(settings.resolved_database_url)
+    except Exception as exc:  # bad URL, missing driver
+        _fail(f"--database-url: cannot open {settings.resolved_database_url!r}: {exc}")
+
+
+@app.command("upgrade")
+def upgrade(database_url: Optional[str] = DatabaseUrl) -> None:
+    """Apply the migrations and fill datasets, protocols and the 15,625 architectures."""
+    db = open_database(database_url)
+    started = time.perf_counter()
+    try:
+        revision = db.init()
+    except Exception as exc:
+        _fail(f"cannot migrate {db.url}: {exc}")
+    finally:
+        db.dispose()
+    typer.echo(f"database at revision {revision}, reference data in sync ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command("current")
+def current(database_url: Optional[str] = DatabaseUrl) -> None:
+    """Print the schema revision of the database and whether it is the latest."""
+    from service.storage.migrate import current_revision, head_revision
+
+    db = open_database(database_url)
+    try:
+        revision, head = current_revision(db.engine), head_revision()
+    except Exception as exc:
+        _fail(f"cannot read {db.url}: {exc}")
+    finally:
+        db.dispose()
+    state = "up to date" if revision == head else f"behind {head}: run `rebench db upgrade`"
+    typer.echo(f"{revision or 'empty'} ({state})")
+
+
+def import_nb201(
+    path: Path = typer.Argument(..., help="nb201_original.csv.gz, an NB201 .pth, or a NATS-Bench tss archive."),
+    fmt: str = typer.Option("auto", "--format", help="auto | csv | pth | nats"),
+    per_seed: bool = typer.Option(True, help="pth/nats: also import each seed's numbers."),
+    database_url: Optional[str] = DatabaseUrl,
+) -> None:
+    """Import the published NB201 numbers (idempotent: a re-import replaces them)."""
+    from service.storage.errors import StorageError
+    from service.storage.originals import import_bench_api, import_csv, load_nas201_api, load_nats_tss
+
+    if fmt == "auto":
+        name = path.name.lower()
+        fmt = "csv" if name.endswith((".csv", ".csv.gz")) else "pth" if name.endswith(".pth") else "nats"
+    if fmt not in ("csv", "pth", "nats"):
+        _fail(f"--format {fmt!r}: use auto, csv, pth or nats")
+    if not path.exists():
+        _fail(f"PATH {path} does not exist; pass the file to import (e.g. ../shared/data/nb201_original.csv.gz)")
+    db = open_database(database_url)
+    started = time.perf_counter()
+    try:
+        db.init()
+        with db.engine.begin() as conn:
+            if fmt == "csv":
+                report = import_csv(conn, path)
+            elif fmt == "pth":
+                report = import_bench_api(conn, load_nas201_api(path), "nb201", "nas_201_api", str(path), per_seed)
+            else:
+                report = import_bench_api(conn, load_nats_tss(path), "nats-tss", "nats_bench", str(path), per_seed)
+    except StorageError as exc:
+        _fail(str(exc))
+    finally:
+        db.dispose()
+    rows = ", ".join(f"{source}: {n:,} rows" for source, n in report.rows.items())
+    typer.echo(f"imported {path.name} ({fmt}): {rows} in {time.perf_counter() - started:.1f} s")

@@ -1,0 +1,114 @@
+"""How the API hands runs to workers: ``enqueue(run_ids)``, called AFTER the transaction that
+created the runs has committed (a worker must never receive an id it cannot read).
+
+Two dispatchers, chosen by ``BROKER_URL``:
+
+``CeleryDispatcher`` (BROKER_URL set)
+    Sends the task **by name** ``rebench.train_run`` with the run id as its only argument to
+    the queue ``settings.queue`` (default ``gpu``). It never imports the worker package or
+    torch: the API process only needs celery's client side.
+
+``EmbeddedDispatcher`` (no BROKER_URL)
+    Runs stay ``queued`` in the database; an in-process worker (the embedded runner of the
+    worker package) polls for queued runs and waits on :attr:`EmbeddedDispatcher.wakeup`
+    between polls, so a submission starts at once instead of at the next poll::
+
+        dispatcher = app.state.dispatcher            # an EmbeddedDispatcher
+        while not stopping.is_set():
+            dispatcher.wakeup.wait(timeout=5.0)
+            dispatcher.wakeup.clear()
+            ... claim and train queued runs (service.storage.runs.claim_run) ...
+
+A dispatch failure never loses a run: it is already ``queued`` in the database, and the
+reaper (``service.storage.runs.list_stale_runs``) re-sends queued runs older than a limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .settings import Settings
+
+__all__ = ["Dispatcher", "CeleryDispatcher", "EmbeddedDispatcher", "make_dispatcher", "TRAIN_TASK"]
+
+#: The worker registers its Celery task under this name.
+TRAIN_TASK = "rebench.train_run"
+log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    kind: str
+
+    def enqueue(self, run_ids: Sequence[int]) -> bool:
+        """Hand runs to workers; False when the hand-off failed (the runs stay queued)."""
+
+    def ping(self) -> None:
+        """Raise if the broker cannot be reached (for /readyz)."""
+
+
+class EmbeddedDispatcher:
+    kind = "embedded"
+
+    def __init__(self) -> None:
+        self.wakeup = threading.Event()
+        self.enqueued = 0
+
+    def enqueue(self, run_ids: Sequence[int]) -> bool:
+        if run_ids:
+            self.enqueued += len(run_ids)
+            self.wakeup.set()
+        return True
+
+    def ping(self) -> None:
+        return None
+
+
+class CeleryDispatcher:
+    kind = "celery"
+
+    def __init__(self, broker_url: str, queue: str):
+        self.broker_url, self.queue = broker_url, queue
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                import celery  # lazily: keeps API start-up fast
+
+                self._app = celery.Celery("rebench-api", broker=self.broker_url, set_as_current=False)
+                self._app.conf.broker_connection_retry_on_startup = False
+                self._app.conf.broker_transport_options = {"max_retries": 1}
+            return self._app
+
+    def enqueue(self, run_ids: Sequence[int]) -> bool:
+        try:
+            for run_id in run_ids:
+                self.app.send_task(TRAIN_TASK, args=[int(run_id)], queue=self.queue, retry=False)
+        except Exception:  # the broker is down: the runs stay queued for the reaper
+            log.exception("could not send %d run(s) to %s; they stay queued", len(run_ids), self.queue)
+            return False
+        return True
+
+    def ping(self) -> None:
+        if self.broker_url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
+
+            client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1, socket_timeout=1)
+            try:
+                client.ping()
+            finally:
+                client.close()
+            return
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=1)
+
+
+def make_dispatcher(settings: Settings) -> CeleryDispatcher | EmbeddedDispatcher:
+    if settings.broker_url:
+        return CeleryDispatcher(settings.broker_url, settings.queue)
+    return EmbeddedDispatcher()

@@ -1,0 +1,1 @@
+"""Pydantic request/response models of REST v1 (separate from the storage models)."""

@@ -1,0 +1,95 @@
+"""POST /v1/runs, GET/DELETE /v1/runs/{id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictInt, StrictStr
+
+from archscale.protocols import NB201_SEEDS
+
+from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ProtocolInfo, ScalingName
+
+__all__ = ["ArchRef", "Seed", "RunCreate", "RunRef", "RunsAccepted", "EpochOut", "FinalResultOut", "RunOut"]
+
+ArchRef = Annotated[StrictInt | StrictStr, Field(description="cell string or official index 0..15624",
+                                     examples=[EXAMPLE_ARCH, 6111])]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class RunCreate(BaseModel):
+    """One architecture, one setting, one scaling, one protocol, one run per seed."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"examples": [
+        {"arch": EXAMPLE_ARCH, "dataset": "cifar10", "scaling": "arch-aware", "protocol": "nb201-200",
+         "seeds": [777, 888, 999]}]}}
+
+    arch: ArchRef
+    dataset: DatasetName
+    scaling: ScalingName = "arch-aware"
+    protocol: str = Field("nb201-200", description="protocol name (archscale.protocols), optionally '@v<version>'",
+                          examples=["nb201-200", "smoke"], max_length=64)
+    seeds: list[Seed] = Field(default_factory=lambda: list(NB201_SEEDS), min_length=1, max_length=16,
+                              description="one run per seed; NB201 used 777, 888, 999")
+    precision: PrecisionName = "fp32"
+
+
+class RunRef(BaseModel):
+    id: int
+    seed: int
+    status: str
+    created: bool = Field(description="False: this run already existed (idempotent resubmission)")
+
+
+class RunsAccepted(BaseModel):
+    arch_index: int
+    arch_str: str
+    dataset: str
+    scaling: str
+    protocol: ProtocolInfo
+    precision: str
+    runs: list[RunRef]
+    dispatched: bool = Field(description="False: the broker could not be reached; the runs wait queued")
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    train_loss: float | None
+    train_acc: float | None
+    lr: float | None
+    seconds: float | None
+    evals: dict[str, dict[str, float]]
+
+
+class FinalResultOut(BaseModel):
+    fingerprint: str
+    code_version: str
+    seconds: float | None
+    metrics: dict[str, dict[str, float]] = Field(description="split -> metric; acc in percent")
+    created_at: datetime
+
+
+class RunOut(BaseModel):
+    id: int
+    key: str = Field(description="archscale.protocols.run_key: the run's identity (with precision)")
+    arch_index: int
+    arch_str: str
+    dataset: str
+    scaling: str
+    protocol: ProtocolInfo
+    seed: int
+    precision: str
+    status: str = Field(examples=["queued", "running", "succeeded", "failed", "cancelled"])
+    progress: dict[str, int] = Field(description="{'epoch': done, 'total': epochs}")
+    heartbeat_at: datetime | None
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    traceback_id: str | None
+    served_from_run_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    curve: list[EpochOut]
+    result: FinalResultOut | None

@@ -1,0 +1,88 @@
+"""Batches: many archs submitted together, their runs, and their aggregated status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .bulk import dialect_insert
+from .errors import NotFound
+from .models import RUN_STATUSES, Batch, BatchRun, Run, utcnow
+from .runs import CreatedRun, RunSpec, create_runs
+
+__all__ = ["BatchItem", "BatchStatus", "create_batch", "batch_status"]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One accepted item of a batch: its position in the request and its run specs (one per seed)."""
+
+    item: int
+    specs: tuple[RunSpec, ...]
+
+
+@dataclass
+class BatchStatus:
+    id: int
+    created_at: Any
+    request: dict[str, Any]
+    n_items: int
+    errors: list[Any]
+    counts: dict[str, int] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> bool:
+        return self.counts.get("queued", 0) + self.counts.get("running", 0) == 0
+
+
+def create_batch(session: Session, request: dict[str, Any], items: Sequence[BatchItem], errors: list[Any],
+                 n_items: int, api_key_id: int | None = None) -> tuple[int, list[tuple[int, list[CreatedRun]]]]:
+    """Store the batch and create (idempotently) the runs of its accepted items."""
+    batch = Batch(request=request, n_items=n_items, errors=errors, api_key_id=api_key_id, created_at=utcnow())
+    session.add(batch)
+    session.flush()
+    flat = [spec for item in items for spec in item.specs]
+    created = create_runs(session, flat)
+    per_item: list[tuple[int, list[CreatedRun]]] = []
+    links: dict[int, int] = {}  # run -> first item naming it (an arch listed twice is one set of runs)
+    position = 0
+    for item in items:
+        runs = created[position:position + len(item.specs)]
+        position += len(item.specs)
+        per_item.append((item.item, runs))
+        for run in runs:
+            links.setdefault(run.id, item.item)
+    if links:
+        conn = session.connection()
+        rows = [{"batch_id": batch.id, "run_id": run_id, "item": item} for run_id, item in links.items()]
+        conn.execute(dialect_insert(conn, BatchRun.__table__).on_conflict_do_nothing(), rows)
+    return batch.id, per_item
+
+
+def batch_status(session: Session, batch_id: int, include_runs: bool = True) -> BatchStatus:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch with id {batch_id}; ids come from POST /v1/batches", "batch_id")
+    status = BatchStatus(batch.id, batch.created_at, batch.request, batch.n_items, batch.errors,
+                         counts={s: 0 for s in RUN_STATUSES})
+    counts = session.execute(sa.select(Run.status, sa.func.count()).join(BatchRun, BatchRun.run_id == Run.id)
+                             .where(BatchRun.batch_id == batch_id).group_by(Run.status))
+    for name, n in counts:
+        status.counts[name] = int(n)
+    if include_runs:
+        rows = session.execute(
+            sa.select(BatchRun.item, Run.id, Run.arch_index, Run.seed, Run.status, Run.progress_epoch,
+                      Run.total_epochs).join(Run, BatchRun.run_id == Run.id)
+            .where(BatchRun.batch_id == batch_id).order_by(BatchRun.item, Run.seed))
+        status.runs = [{"item": r.item, "id": r.id, "arch_index": r.arch_index, "seed": r.seed, "status": r.status,
+                        "epoch": r.progress_epoch, "total_epochs": r.total_epochs} for r in rows]
+    return status

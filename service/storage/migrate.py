@@ -1,0 +1,41 @@
+"""Apply the Alembic migrations shipped in ``service/migrations``, from any working directory."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+__all__ = ["alembic_config", "upgrade", "current_revision", "head_revision"]
+
+
+def alembic_config() -> Config:
+    """An Alembic config that needs no ini file: the scripts are located through the package."""
+    config = Config()
+    config.set_main_option("script_location", str(files("service").joinpath("migrations")))
+    return config
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> str:
+    """Migrate ``engine``'s database to ``revision``; returns the revision it ends at."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return current_revision(engine) or ""
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("service/migrations has no revisions: the package is incomplete, reinstall it")
+    return head

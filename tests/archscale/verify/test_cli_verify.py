@@ -1,0 +1,46 @@
+"""``rebench verify``: writes JSON + PNG, and bad input gets a red error naming the field."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+def test_verify_init_fast_writes_json_and_png(tmp_path):
+    result = runner.invoke(app, ["verify", "init", "--fast", "--quiet", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "init-fast.json").read_text())
+    png = (tmp_path / "init-fast.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert data["variant"] == "fast" and data["paper"]["where"].startswith("§3.2")
+    assert data["provenance"]["command"] == "rebench verify init --fast"
+    assert data["summary"]["reproduced"] is True
+    assert (tmp_path / "init-fast.json").stat().st_size < 1_000_000
+
+
+def test_verify_custom_dag_is_measured(tmp_path):
+    result = runner.invoke(app, ["verify", "init", "--fast", "-q", "--out", str(tmp_path), "--dag", "2_22"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "init-fast-custom.json").read_text())
+    assert data["config"]["dags"] == ["2_22"] and len(data["rows"]) == 3  # one row per init scheme
+
+
+def test_verify_rejects_bad_input_with_the_fix():
+    unknown = runner.invoke(app, ["verify", "nope"])
+    assert unknown.exit_code == 2 and "unknown experiment 'nope'" in unknown.output and "mlp-depth" in unknown.output
+    bad_dag = runner.invoke(app, ["verify", "mlp-topology", "--fast", "--dag", "2_00"])
+    assert bad_dag.exit_code == 2 and "--dag" in bad_dag.output and "no input->output path" in bad_dag.output
+    no_dag = runner.invoke(app, ["verify", "mlp-depth", "--dag", "2"])
+    assert no_dag.exit_code == 2 and "does not take --dag" in no_dag.output
+
+
+def test_verify_list_names_every_experiment():
+    result = runner.invoke(app, ["verify", "list"])
+    assert result.exit_code == 0
+    for name in ("init", "mlp-depth", "mlp-topology", "cnn", "mup"):
+        assert name in result.output
