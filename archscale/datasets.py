@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import UnknownName
+
 __all__ = ["DatasetSpec", "DATASETS", "get_dataset", "UnknownDataset"]
 
 
-class UnknownDataset(KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; say it plainly
-        return self.args[0]
+class UnknownDataset(UnknownName):
+    pass
 
 
 @dataclass(frozen=True)

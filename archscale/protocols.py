@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .errors import UnknownName
+
 __all__ = [
     "Protocol",
     "PROTOCOLS",
@@ -33,14 +35,12 @@ NB201_SEEDS: tuple[int, ...] = (777, 888, 999)
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
-class UnknownProtocol(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
+class UnknownProtocol(UnknownName):
+    pass
 
 
-class UnknownScaling(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
+class UnknownScaling(UnknownName):
+    pass
 
 
 @dataclass(frozen=True)
