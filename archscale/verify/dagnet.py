@@ -134,6 +134,9 @@ class DagMLP(_DagNet):
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Logits (G, batch, classes) of a flat input batch (batch, in_features) shared by all replicas."""
+        if self.in_features is None or self.num_classes is None:
+            raise ValueError("forward needs a stem and a readout: set in_features and num_classes "
+                             "(or call vertices() on the bare DAG)")
         z0 = torch.matmul(x, params["stem.w"]) + params["stem.b"].unsqueeze(1)
         out = F.relu(self.vertices(params, z0)[-1])
         return torch.baddbmm(params["readout.b"].unsqueeze(1), out, params["readout.w"])

@@ -89,10 +89,6 @@ class ImageSubset:
     resolution: int
     indices: tuple[int, ...]  # rows of the cached split, for provenance
 
-    @property
-    def num_classes(self) -> int:
-        return 10
-
 
 def cifar10_subset(size: int, *, seed: int = 0, resolution: int = 32, flatten: bool = False,
                    split: str = "train", data: Path | None = None) -> ImageSubset:

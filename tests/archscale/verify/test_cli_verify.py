@@ -37,6 +37,14 @@ def test_verify_rejects_bad_input_with_the_fix():
     assert bad_dag.exit_code == 2 and "--dag" in bad_dag.output and "no input->output path" in bad_dag.output
     no_dag = runner.invoke(app, ["verify", "mlp-depth", "--dag", "2"])
     assert no_dag.exit_code == 2 and "does not take --dag" in no_dag.output
+    bad_init = runner.invoke(app, ["verify", "mlp-depth", "--init", "xavier"])
+    assert bad_init.exit_code == 2 and "--init 'xavier'" in bad_init.output and "source" in bad_init.output
+    no_init = runner.invoke(app, ["verify", "init", "--init", "source"])
+    assert no_init.exit_code == 2 and "does not take --init" in no_init.output
+    bad_readout = runner.invoke(app, ["verify", "cnn", "--readout", "half"])
+    assert bad_readout.exit_code == 2 and "--readout 'half'" in bad_readout.output
+    bad_threads = runner.invoke(app, ["verify", "init", "--threads", "0"])
+    assert bad_threads.exit_code == 2 and "--threads 0" in bad_threads.output
 
 
 def test_verify_list_names_every_experiment():
