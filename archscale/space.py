@@ -236,7 +236,7 @@ def resolve_arch(arch: Cell | str | int) -> Cell:
         return arch
     if isinstance(arch, int) and not isinstance(arch, bool):
         return cell_at(arch)
-    if isinstance(arch, str) and arch.isdigit():
+    if isinstance(arch, str) and arch.isascii() and arch.isdigit():  # not "²": isdigit() alone accepts it
         return cell_at(int(arch))
     return parse_arch(arch)
 

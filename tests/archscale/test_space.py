@@ -96,6 +96,11 @@ def test_index_must_be_an_int():
         cell_at(True)  # a bool is not an index
 
 
+def test_resolve_rejects_unicode_digits_with_the_parser_error():
+    with pytest.raises(ArchStringError):
+        resolve_arch("²")
+
+
 def test_resolve_accepts_index_string_and_cell():
     cell = parse_arch(BEST)
     assert resolve_arch(6111) == resolve_arch("6111") == resolve_arch(BEST) == resolve_arch(cell) == cell
