@@ -30,18 +30,17 @@ def test_health_ready_and_metrics(api):
 
 
 def test_readyz_reports_an_uninitialised_database(tmp_path):
-    fresh = Api.__new__(Api)  # an app on an empty database: no migrations, no key
     from fastapi.testclient import TestClient
 
     from service.api import create_app
 
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"), watch=False)
-    fresh.client = TestClient(app, raise_server_exceptions=False)
-    ready = fresh.client.get("/readyz")
+    client = TestClient(app, raise_server_exceptions=False)
+    ready = client.get("/readyz")
     assert ready.status_code == 503 and "rebench db upgrade" in ready.json()["checks"]["database"]
-    lookup = fresh.client.get("/v1/archs/1")
+    lookup = client.get("/v1/archs/1")
     assert lookup.status_code == 503 and "rebench db upgrade" in lookup.json()["detail"][0]["msg"]
-    assert fresh.client.get("/healthz").status_code == 200
+    assert client.get("/healthz").status_code == 200
 
 
 @pytest.fixture
