@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
 
 from service.dispatch import CeleryDispatcher
 from service.settings import Settings
 from service.storage.database import Database
 from tests.archscale.training.conftest import write_cifar10
-from tests.service.conftest import PG_SERVER, _unavailable
+from tests.service.conftest import _unavailable, fresh_postgres
 from tests.worker.protocols import register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,23 +41,13 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def worker_db() -> Iterator[Database]:
     """A fresh PostgreSQL database with the real migrations, per test."""
-    name = f"rebench_worker_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unavailable("PostgreSQL", exc)
-    db = Database(f"{PG_SERVER}/{name}")
-    db.init()
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres("rebench_worker") as url:
+        db = Database(url)
+        db.init()
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 @pytest.fixture
