@@ -116,7 +116,8 @@ def main() -> None:
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--cell", default="6111", help="index or cell string (default: NB201's best cell)")
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--steps", type=int, default=12, help="timed steps per round")
+    ap.add_argument("--steps", type=int, default=24,
+                    help="timed steps per round; keep it well above workers x prefetch_factor (8)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=4)
