@@ -8,8 +8,12 @@ import typer
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a red one-line error (it names the field and the fix) and exit with ``code``."""
-    from rich.console import Console
+    """Print a red one-line error (it names the field and the fix) and exit with ``code``.
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    The message is printed verbatim: rich markup in it is escaped, so "pip install
+    'nb201-rebench[import]'" keeps its brackets."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
-from ._common import fail as _fail_markup
-
-
-def _fail(message: str) -> NoReturn:
-    """Print ``message`` verbatim: rich would eat '[import]' in "pip install 'nb201-rebench[import]'"."""
-    from rich.markup import escape
-
-    _fail_markup(escape(message))
+from ._common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True, help="Database schema: migrations and reference data.")
 
