@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .db import DatabaseUrl, _fail, open_database
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 app = typer.Typer(no_args_is_help=True, help="API keys for writes (stored hashed; shown once).")
+
+
+@contextmanager
+def _key_session(database_url: str | None) -> Iterator[Session]:
+    """One transaction on a migrated database (no reference sync: keys need none)."""
+    db = open_database(database_url)
+    try:
+        db.init(sync=False)
+        with db.transaction() as session:
+            yield session
+    finally:
+        db.dispose()
 
 
 @app.command("create")
@@ -18,15 +35,11 @@ def create(name: str = typer.Option(..., "--name", help="Who or what uses the ke
     from service.storage.errors import StorageError
     from service.storage.keys import create_key
 
-    db = open_database(database_url)
     try:
-        db.init(sync=False)
-        with db.transaction() as session:
+        with _key_session(database_url) as session:
             key = create_key(session, name)
     except StorageError as exc:
         _fail(f"--name: {exc}")
-    finally:
-        db.dispose()
     typer.echo(key.secret)
     typer.echo(f"key {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
                "it is not shown again", err=True)
@@ -37,14 +50,8 @@ def list_(database_url: Optional[str] = DatabaseUrl) -> None:
     """id, prefix, name, created, last used, revoked."""
     from service.storage.keys import list_keys
 
-    db = open_database(database_url)
-    try:
-        db.init(sync=False)
-        with db.transaction() as session:
-            keys = list_keys(session)
-            rows = [(k.id, k.prefix, k.name, k.created_at, k.last_used_at, k.revoked_at) for k in keys]
-    finally:
-        db.dispose()
+    with _key_session(database_url) as session:
+        rows = [(k.id, k.prefix, k.name, k.created_at, k.last_used_at, k.revoked_at) for k in list_keys(session)]
     typer.echo("id\tprefix\tname\tcreated\tlast_used\trevoked")
     for row in rows:
         typer.echo("\t".join("-" if v is None else (v.isoformat(timespec="seconds") if hasattr(v, "isoformat")
@@ -58,13 +65,9 @@ def revoke(key: str = typer.Argument(..., help="Key id or prefix (from `rebench 
     from service.storage.errors import StorageError
     from service.storage.keys import revoke_key
 
-    db = open_database(database_url)
     try:
-        db.init(sync=False)
-        with db.transaction() as session:
+        with _key_session(database_url) as session:
             revoked = revoke_key(session, key)
             typer.echo(f"revoked key {revoked.id} ({revoked.prefix}, {revoked.name!r})")
     except StorageError as exc:
         _fail(f"KEY: {exc}")
-    finally:
-        db.dispose()
