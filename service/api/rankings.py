@@ -112,6 +112,10 @@ def leaderboard_rows(snapshot: Snapshot, dataset: str, view: LeaderboardView, in
         "rescaled": _column(view.rescaled.mean, indices),
         "rescaled_std": _column(view.rescaled.std, indices),
         "rescaled_n": view.rescaled.n[indices].tolist(),
+        # Served numbers (batch dedup) are ranked like the others but marked: seeds served, and from which arch.
+        "rescaled_served": view.rescaled.served_n[indices].tolist(),
+        "served_from": ([None] * len(indices) if view.rescaled.served_from is None else
+                        [None if v < 0 else v for v in view.rescaled.served_from[indices].tolist()]),
         "original_rank": _column(view.rank_original, indices, integer=True),
         "rescaled_rank": _column(view.rank_rescaled, indices, integer=True),
         "rank_change": _column(view.rank_change, indices, integer=True),
@@ -156,7 +160,12 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
 
 
 def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str) -> tuple[int, list[dict]]:
-    """Kendall tau between ``a`` and ``b`` over the top-K% of the archs that have both."""
+    """Kendall tau between ``a`` and ``b`` over the top-K% of the archs that have both.
+
+    Only measurements made on each arch count: a served number (batch dedup) repeats its
+    representative's measurement, so it is left out (``Series.own``) rather than counted as
+    an independent data point; each answer's sources say how many (``served_archs``)."""
+    a, b = a.own, b.own
     common = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     rows = []
     for k in ks:

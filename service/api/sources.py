@@ -97,7 +97,7 @@ def source_info(snapshot: Snapshot, key: SeriesKey) -> tuple[Series, dict[str, A
     info = {"source": key.origin, "kind": series.kind, "dataset": key.dataset, "split": key.split,
             "metric": key.metric, "scaling": series.scaling, "protocol": protocol_info(series),
             "precision": series.precision, "seeds": list(series.seeds), "aggregation": series.aggregation,
-            "archs": series.count, "provenance": series.provenance}
+            "archs": series.count, "served_archs": series.served_count, "provenance": series.provenance}
     if series.kind == "original" and not series.seeds:
         info["aggregation"] += " (the seeds are not itemised by this source; see provenance)"
     return series, info

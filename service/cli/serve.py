@@ -93,6 +93,10 @@ def submit(
     protocol: str = typer.Option("nb201-200"),
     seed: list[int] = typer.Option([777, 888, 999], help="Repeat for several seeds."),
     wait: bool = typer.Option(False, help="Show a progress bar per run until all finish."),
+    dedup: Optional[str] = typer.Option(
+        None, help="Submit the archs as one batch deduplicated by: exact | isomorphic (one trained run per "
+                   "relabelling class, the same network) | nb201 (one per NB201 isomorphism class: an "
+                   "approximation). Others are served from their class's run and marked as such."),
     url: Optional[str] = typer.Option(None, envvar="REBENCH_URL", help="API base URL."),
     api_key: Optional[str] = typer.Option(None, envvar="REBENCH_API_KEY", help="Write key."),
 ) -> None:
@@ -102,7 +106,22 @@ def submit(
     with RebenchClient(url, api_key) as client:
         run_ids = []
         try:
-            for arch in archs:
+            if dedup is not None:  # one POST /v1/batches; the API validates dedup (422 lists the choices)
+                batch = client.submit_batch([int(a) if a.isdigit() else a for a in archs], dedup=dedup,
+                                            dataset=dataset, scaling=scaling, protocol=protocol, seeds=seed)
+                for error in batch["errors"]:
+                    typer.echo(f"item {error['item']} ({error['arch']}): {error['msg']}", err=True)
+                for item in batch["accepted"]:
+                    for run in item["runs"]:
+                        state = "new" if run["created"] else "existing"
+                        served = (f", served from run {run['served_from_run_id']} (arch {run['served_from_arch']})"
+                                  if run["served_from_run_id"] else "")
+                        typer.echo(f"run {run['id']}: arch {item['arch_index']} seed {run['seed']} {run['status']} "
+                                   f"({state}{served})")
+                        run_ids.append(run["id"])
+                typer.echo(f"batch {batch['id']}: {batch['runs_trained']} trained, {batch['runs_served']} served "
+                           f"(dedup={batch['dedup']})")
+            for arch in archs if dedup is None else ():
                 accepted = client.submit(int(arch) if arch.isdigit() else arch, dataset=dataset, scaling=scaling,
                                          protocol=protocol, seeds=seed)
                 for run in accepted["runs"]:
@@ -196,7 +215,7 @@ def demo(
                 if server.started:
                     break
                 time.sleep(0.1)
-            console.print(f"API at {url}  (OpenAPI: {url}/docs)")
+            console.print(f"web pages at {url}/  (API: {url}/v1/..., OpenAPI: {url}/docs)")
             submitted = []
             for arch in archs:
                 for scaling in ("arch-aware", "standard"):
@@ -218,7 +237,8 @@ def demo(
                               "" if result is None else f"{result:.2f}",
                               "" if original is None else f"{original:.2f}", str(rid))
             console.print(table)
-            console.print(f"leaderboard: {url}/v1/leaderboard?dataset=cifar10&protocol=smoke&has_results=true")
+            console.print(f"leaderboard: {url}/web/leaderboard?dataset=cifar10&protocol=smoke&has_results=true"
+                          f"  (JSON: {url}/v1/leaderboard?dataset=cifar10&protocol=smoke&has_results=true)")
         if not exit_after:
             console.print("serving; Ctrl-C to stop")
             thread.join()

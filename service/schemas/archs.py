@@ -41,6 +41,9 @@ class ArchNumber(BaseModel):
     n: int = Field(description="seeds behind value; 0 = a published mean whose seeds are not itemised")
     seeds: list[int]
     per_seed: dict[str, float]
+    served_seeds: list[int] = Field([], description="seeds whose number was served from another arch's run (batch "
+                                                    "dedup, see served_from), not trained on this arch")
+    served_from: int | None = Field(None, description="the arch whose run served them; null: all measured here")
 
 
 class ArchDatasetOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +12,10 @@ from archscale.protocols import NB201_SEEDS
 from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
 from .runs import ArchRef, RunRef, Seed
 
-__all__ = ["BatchCreate", "BatchItemError", "BatchItemAccepted", "BatchAccepted", "BatchRunOut", "BatchOut"]
+__all__ = ["DedupName", "BatchCreate", "BatchItemError", "BatchRunRef", "BatchItemAccepted", "BatchAccepted",
+           "BatchRunOut", "BatchOut"]
+
+DedupName = Literal["exact", "isomorphic", "nb201"]
 
 
 class BatchCreate(BaseModel):
@@ -28,6 +32,12 @@ class BatchCreate(BaseModel):
     protocol: str = Field("nb201-200", max_length=64)
     seeds: list[Seed] = Field(default_factory=lambda: list(NB201_SEEDS), min_length=1, max_length=16)
     precision: PrecisionName = "fp32"
+    dedup: DedupName = Field(
+        "exact", description="exact: one run per arch (default). isomorphic: one trained run per class of "
+        "archscale.isomorphism.relabel_key (the same network with hidden vertices renamed; 14,125 classes), the "
+        "others served from it. nb201: one per class of NB201's own key (6,466 classes); members do NOT train "
+        "identically (see docs/workers.md, Deduplication), so served numbers are approximations. Served runs are "
+        "marked everywhere (served_from_run_id) and left out of Kendall tau.")
 
 
 class BatchItemError(BaseModel):
@@ -37,18 +47,27 @@ class BatchItemError(BaseModel):
     msg: str
 
 
+class BatchRunRef(RunRef):
+    served_from_run_id: int | None = Field(description="set: this run is not trained; its status and result are "
+                                                       "those of this representative run")
+    served_from_arch: int | None = Field(description="the representative's arch (official index)")
+
+
 class BatchItemAccepted(BaseModel):
     item: int
     arch_index: int
-    runs: list[RunRef]
+    runs: list[BatchRunRef]
 
 
 class BatchAccepted(BaseModel):
     id: int
     accepted: list[BatchItemAccepted]
     errors: list[BatchItemError]
+    dedup: DedupName
     runs_created: int
     runs_existing: int
+    runs_trained: int = Field(description="distinct runs of this batch that are (or will be) trained")
+    runs_served: int = Field(description="distinct runs of this batch served from a representative, never trained")
     dispatched: bool
 
 
@@ -58,8 +77,11 @@ class BatchRunOut(BaseModel):
     arch_index: int
     seed: int
     status: str
-    epoch: int
+    epoch: int = Field(description="epochs done (a served run: its representative's)")
     total_epochs: int
+    served_from_run_id: int | None = None
+    served_from_arch: int | None = None
+    served_by: str | None = Field(None, description="the dedup key that served it: isomorphic or nb201")
 
 
 class BatchOut(BaseModel):
@@ -71,4 +93,5 @@ class BatchOut(BaseModel):
     counts: dict[str, int] = Field(description="runs per status")
     total: int
     done: bool = Field(description="no run is queued or running")
+    served: int = Field(0, description="runs served from a representative (counted in `counts` by status)")
     runs: list[BatchRunOut]

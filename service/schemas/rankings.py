@@ -25,6 +25,10 @@ class LeaderboardRow(BaseModel):
     rescaled: float | None
     rescaled_std: float | None
     rescaled_n: int
+    rescaled_served: int = Field(0, description="seeds of `rescaled` served from another arch's run (batch dedup), "
+                                                "not trained on this arch")
+    served_from: int | None = Field(None, description="the arch (official index) whose run served this arch's "
+                                                      "number; null when measured on the arch itself")
     original_rank: int | None = Field(description="1 = best, among archs with an original number (ties share)")
     rescaled_rank: int | None = Field(description="1 = best, among archs with a rescaled number")
     rank_change: int | None = Field(description="original rank - rescaled rank among archs with both; > 0 moved up")

@@ -11,7 +11,8 @@ from archscale.protocols import NB201_SEEDS
 
 from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ProtocolInfo, ScalingName
 
-__all__ = ["ArchRef", "Seed", "RunCreate", "RunRef", "RunsAccepted", "EpochOut", "FinalResultOut", "RunOut"]
+__all__ = ["ArchRef", "Seed", "RunCreate", "RunRef", "RunsAccepted", "EpochOut", "FinalResultOut", "ServedFromOut",
+           "RunOut"]
 
 ArchRef = Annotated[StrictInt | StrictStr, Field(description="cell string or official index 0..15624",
                                      examples=[EXAMPLE_ARCH, 6111])]
@@ -68,6 +69,19 @@ class FinalResultOut(BaseModel):
     seconds: float | None
     metrics: dict[str, dict[str, float]] = Field(description="split -> metric; acc in percent")
     created_at: datetime
+    served_from_run_id: int | None = Field(None, description="set: this result was measured on that run (another "
+                                                             "arch of the same class), not on this run's arch")
+
+
+class ServedFromOut(BaseModel):
+    """A served run is never trained: its status, progress, curve and result are its representative's."""
+
+    run_id: int
+    arch_index: int
+    arch_str: str
+    dedup: str | None = Field(description="the key that served it: isomorphic (same network) or nb201 "
+                                          "(NB201's isomorphism: an approximation)")
+    note: str
 
 
 class RunOut(BaseModel):
@@ -88,6 +102,7 @@ class RunOut(BaseModel):
     error: str | None
     traceback_id: str | None
     served_from_run_id: int | None
+    served_from: ServedFromOut | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

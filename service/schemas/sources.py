@@ -23,6 +23,9 @@ class SourceInfo(BaseModel):
     seeds: list[int] = Field(description="seeds with per-seed numbers; empty when the source publishes only a mean")
     aggregation: str
     archs: int = Field(description="architectures with a number from this source")
+    served_archs: int = Field(0, description="of those, archs whose number was (partly) served from a "
+                                             "representative of their isomorphism class (batch dedup): the "
+                                             "leaderboard shows and marks them; Kendall tau leaves them out")
     provenance: str
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .bulk import dialect_insert
+from .dedup import create_runs_dedup
 from .errors import NotFound
 from .models import RUN_STATUSES, Batch, BatchRun, Run, utcnow
-from .runs import CreatedRun, RunSpec, create_runs
+from .runs import CreatedRun, RunSpec
 
 __all__ = ["BatchItem", "BatchStatus", "create_batch", "batch_status"]
 
@@ -34,6 +35,7 @@ class BatchStatus:
     errors: list[Any]
     counts: dict[str, int] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    served: int = 0  # runs served from a representative (batch dedup), never trained
 
     @property
     def total(self) -> int:
@@ -45,13 +47,16 @@ class BatchStatus:
 
 
 def create_batch(session: Session, request: dict[str, Any], items: Sequence[BatchItem], errors: list[Any],
-                 n_items: int, api_key_id: int | None = None) -> tuple[int, list[tuple[int, list[CreatedRun]]]]:
-    """Store the batch and create (idempotently) the runs of its accepted items."""
+                 n_items: int, api_key_id: int | None = None, dedup: str = "exact"
+                 ) -> tuple[int, list[tuple[int, list[CreatedRun]]]]:
+    """Store the batch and create (idempotently) the runs of its accepted items; under
+    ``dedup`` isomorphic/nb201 one run per class is trained and the others are served
+    (``service.storage.dedup``)."""
     batch = Batch(request=request, n_items=n_items, errors=errors, api_key_id=api_key_id, created_at=utcnow())
     session.add(batch)
     session.flush()
     flat = [spec for item in items for spec in item.specs]
-    created = create_runs(session, flat)
+    created = create_runs_dedup(session, flat, dedup)
     per_item: list[tuple[int, list[CreatedRun]]] = []
     links: dict[int, int] = {}  # run -> first item naming it (an arch listed twice is one set of runs)
     position = 0
@@ -78,11 +83,20 @@ def batch_status(session: Session, batch_id: int, include_runs: bool = True) -> 
                              .where(BatchRun.batch_id == batch_id).group_by(Run.status))
     for name, n in counts:
         status.counts[name] = int(n)
+    status.served = int(session.scalar(
+        sa.select(sa.func.count()).select_from(BatchRun).join(Run, BatchRun.run_id == Run.id)
+        .where(BatchRun.batch_id == batch_id, Run.served_from_run_id.is_not(None))) or 0)
     if include_runs:
+        rep = aliased(Run)
         rows = session.execute(
             sa.select(BatchRun.item, Run.id, Run.arch_index, Run.seed, Run.status, Run.progress_epoch,
-                      Run.total_epochs).join(Run, BatchRun.run_id == Run.id)
+                      Run.total_epochs, Run.served_from_run_id, Run.served_by, rep.arch_index.label("rep_arch"),
+                      rep.progress_epoch.label("rep_epoch"))
+            .join(Run, BatchRun.run_id == Run.id).outerjoin(rep, rep.id == Run.served_from_run_id)
             .where(BatchRun.batch_id == batch_id).order_by(BatchRun.item, Run.seed))
+        # A served run shows its representative's progress: that is the training it waits for.
         status.runs = [{"item": r.item, "id": r.id, "arch_index": r.arch_index, "seed": r.seed, "status": r.status,
-                        "epoch": r.progress_epoch, "total_epochs": r.total_epochs} for r in rows]
+                        "epoch": r.progress_epoch if r.rep_epoch is None else r.rep_epoch,
+                        "total_epochs": r.total_epochs, "served_from_run_id": r.served_from_run_id,
+                        "served_from_arch": r.rep_arch, "served_by": r.served_by} for r in rows]
     return status

@@ -180,7 +180,9 @@ class Run(Base):
     traceback_id: Mapped[str | None] = mapped_column(sa.String(64))
     attempts: Mapped[int] = mapped_column(default=0)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
-    served_from_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"))
+    # A served run (batch dedup) is never trained: its status and result are its representative's.
+    served_from_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"), index=True)
+    served_by: Mapped[str | None] = mapped_column(sa.String(16))  # the dedup key: "isomorphic" | "nb201"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

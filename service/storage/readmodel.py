@@ -7,6 +7,11 @@ official NB201 index (0..15624); a missing number is NaN.
 A :class:`Series` is one column of numbers per architecture for one source, setting,
 split and metric: the published original numbers (``nb201``, ``nats-tss``) or the re-scaled
 results of one (scaling, protocol, precision).
+
+Served runs (batch dedup, ``service.storage.serving``) have no result of their own: their
+cells are filled here from their representative's result and flagged (``Series.served``,
+``served_from``). Rankings show them, marked; :attr:`Series.own` drops them, for Kendall's
+tau, which must count only independent measurements.
 """
 
 from __future__ import annotations
@@ -68,10 +73,36 @@ class Series:
     protocol: ProtocolRow | None
     precision: str | None = None
     provenance: str = ""
+    served: np.ndarray | None = None  # like per_seed, True where the number was served (None: nothing served)
+    served_from: np.ndarray | None = None  # per arch: the representative's arch of a served seed, else -1
 
     @functools.cached_property
     def count(self) -> int:
         return int(np.count_nonzero(~np.isnan(self.mean)))
+
+    @functools.cached_property
+    def served_n(self) -> np.ndarray:
+        """Per arch, how many of the seeds behind ``mean`` were served, not trained on it."""
+        if self.served is None:
+            return np.zeros(len(self.mean), np.int64)
+        return np.count_nonzero(self.served, axis=1)
+
+    @functools.cached_property
+    def served_count(self) -> int:
+        """Archs whose number includes at least one served seed."""
+        return int(np.count_nonzero(self.served_n))
+
+    @functools.cached_property
+    def own(self) -> Series:
+        """This series without served numbers: only measurements made on each arch itself."""
+        if self.served is None or not self.served.any():
+            return self
+        per_seed = np.where(self.served, np.nan, self.per_seed)
+        n = np.count_nonzero(~np.isnan(per_seed), axis=1)
+        mean = _nan(len(n))
+        mean[n > 0] = np.nanmean(per_seed[n > 0], axis=1)
+        return Series(self.key, self.kind, mean, _std(per_seed), n, self.seeds, per_seed, self.aggregation,
+                      self.scaling, self.protocol, self.precision, self.provenance + " (served numbers left out)")
 
 
 @dataclass
@@ -238,18 +269,56 @@ def _load_originals(conn: sa.Connection, protocols: dict[int, ProtocolRow], out:
                           provenance.get(source, ""))
 
 
+_SERIES = "scaling, protocol_id, precision, dataset, split, metric"
+
+
+def _served_numbers(conn: sa.Connection) -> dict[tuple[Any, ...], list[tuple[int, int, float, int]]]:
+    """Series key -> (arch, seed, value, representative's arch) of succeeded served runs."""
+    rows = _fetch(conn, "SELECT s.scaling, s.protocol_id, s.precision, s.dataset, m.split, m.metric, s.arch_index, "
+                        "s.seed, m.value, m.arch_index FROM runs s JOIN final_metrics m ON m.run_id = "
+                        "s.served_from_run_id WHERE s.status = 'succeeded' AND m.metric = 'acc' AND m.split <> 'train'")
+    out: dict[tuple[Any, ...], list[tuple[int, int, float, int]]] = {}
+    for row in rows:
+        out.setdefault(tuple(row[:6]), []).append((int(row[6]), int(row[7]), float(row[8]), int(row[9])))
+    return out
+
+
 def _load_rescaled(conn: sa.Connection, protocols: dict[int, ProtocolRow], out: dict[SeriesKey, Series]) -> None:
-    """Evaluation-split accuracies of succeeded runs (a final result exists only for those)."""
-    for (scaling, protocol_id, precision, dataset, split, metric), arch, seed, value in _grouped(
-            conn, "scaling, protocol_id, precision, dataset, split, metric", ("arch_index", "seed", "value"),
-            "FROM final_metrics WHERE metric = 'acc' AND split <> 'train'"):
+    """Evaluation-split accuracies of succeeded runs (a final result exists only for those),
+    plus the numbers their served runs take from them (flagged)."""
+    own = {key: (arch, seed, value) for key, arch, seed, value in _grouped(
+        conn, _SERIES, ("arch_index", "seed", "value"), "FROM final_metrics WHERE metric = 'acc' AND split <> 'train'")}
+    served = _served_numbers(conn)
+    empty = np.empty(0, np.int64)
+    for group in own.keys() | served.keys():
+        scaling, protocol_id, precision, dataset, split, metric = group
         protocol = protocols[protocol_id]
         key = SeriesKey(f"{scaling}@{protocol.key}/{precision}", dataset, split, metric)
-        seeds, per_seed, _ = _matrix(arch, seed, value)
+        arch, seed, value = own.get(group, (empty, empty, np.empty(0)))
+        extra = np.array(served.get(group, []), dtype=np.float64).reshape(-1, 4)
+        s_arch, s_seed = extra[:, 0].astype(np.int64), extra[:, 1].astype(np.int64)
+        seeds = tuple(int(x) for x in np.union1d(seed, s_seed))
+        per_seed = np.full((NUM_CELLS, len(seeds)), np.nan)
+        flags = None
+        if len(extra):  # served first, then the arch's own measurement wins where both exist
+            per_seed[s_arch, np.searchsorted(seeds, s_seed)] = extra[:, 2]
+            flags = np.zeros(per_seed.shape, bool)
+            flags[s_arch, np.searchsorted(seeds, s_seed)] = True
+        per_seed[arch, np.searchsorted(seeds, seed)] = value
+        served_from = None
+        if flags is not None:
+            flags[arch, np.searchsorted(seeds, seed)] = False
+            served_from = np.full(NUM_CELLS, -1, np.int64)
+            served_from[s_arch] = extra[:, 3].astype(np.int64)
+            served_from[~flags.any(axis=1)] = -1
         n = np.count_nonzero(~np.isnan(per_seed), axis=1)
         mean = _nan()
         some = n > 0
         mean[some] = np.nanmean(per_seed[some], axis=1)
+        provenance = f"final results of succeeded runs ({scaling}, {protocol.key}, {precision})"
+        if flags is not None and flags.any():
+            provenance += ("; some numbers are served from a representative of the arch's isomorphism class "
+                           "(batch dedup), marked per arch and left out of Kendall tau")
         out[key] = Series(key, "rescaled", mean, _std(per_seed), n, seeds, per_seed,
                           "mean and sample std (ddof=1) over the seeds present", scaling, protocol, precision,
-                          f"final results of succeeded runs ({scaling}, {protocol.key}, {precision})")
+                          provenance, flags, served_from)

@@ -21,6 +21,7 @@ from .bulk import bump_counter, dialect_insert
 from .errors import Conflict, InvalidField, ResultConflict
 from .models import EpochMetric, FinalMetric, FinalResult, Run, utcnow
 from .runs import get_run
+from .serving import sync_served
 
 __all__ = ["Metrics", "validate_metrics", "append_epoch", "get_curve", "store_final_result", "get_final_result"]
 
@@ -53,6 +54,7 @@ def append_epoch(session: Session, run_id: int, epoch: int, *, train_loss: float
     """Record one epoch (1-based). Re-reporting an epoch (a resumed run) overwrites that epoch's
     row instead of adding one: UNIQUE (run_id, epoch). Returns True when the row is new."""
     run = get_run(session, run_id)
+    _refuse_served(run)
     if not 1 <= epoch <= run.total_epochs:
         raise InvalidField(f"epoch {epoch} is outside 1..{run.total_epochs} for run {run_id}", "epoch")
     row = {"run_id": run_id, "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "lr": lr,
@@ -83,6 +85,7 @@ def store_final_result(session: Session, run_id: int, *, fingerprint: str, code_
     ``final_results.run_id`` backs this up against concurrent writers.
     """
     run = get_run(session, run_id)
+    _refuse_served(run)
     if len(fingerprint) != 64:
         raise InvalidField("fingerprint must be the 64-hex sha256 of archscale.protocols.run_fingerprint",
                            "fingerprint")
@@ -112,8 +115,16 @@ def store_final_result(session: Session, run_id: int, *, fingerprint: str, code_
     conn.execute(sa.update(Run.__table__).where(Run.__table__.c.id == run_id).values(
         status="succeeded", progress_epoch=Run.__table__.c.total_epochs, finished_at=now, updated_at=now,
         cancel_requested=False))
+    sync_served(conn, run_id)  # the runs it serves succeed with it: the read model resolves their numbers
     bump_counter(conn)
     return True
+
+
+def _refuse_served(run: Run) -> None:
+    if run.served_from_run_id is not None:
+        raise Conflict(f"run {run.id} is served from run {run.served_from_run_id} (dedup={run.served_by}): it is "
+                       "never trained, so it takes no epochs or results; report them to the representative",
+                       "run_id")
 
 
 def get_final_result(session: Session, run_id: int) -> tuple[FinalResult, dict[str, dict[str, float]]] | None:

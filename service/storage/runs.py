@@ -10,6 +10,9 @@ without a lock: the database decides, and the loser gets ``None`` / ``False``.
        |                 |----mark_cancelled--------> cancelled   (after request_cancel)
        +--request_cancel--------------------------->  cancelled
     running (stale heartbeat) --requeue--> queued     (the reaper)
+
+A *served* run (batch dedup, ``serving.py``) is never claimed, listed as queued work or
+trained; each transition above of its representative is copied onto it (``sync_served``).
 """
 
 from __future__ import annotations
@@ -21,110 +24,20 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from archscale.datasets import UnknownDataset, get_dataset
-from archscale.protocols import (PRECISIONS, UnknownProtocol, UnknownScaling, get_protocol, get_scaling,
-                                 run_key)
-from archscale.protocols import Protocol as ProtocolSpec
-from archscale.scaling import nb201_lr
-from archscale.space import ArchIndexError, ArchStringError, resolve_arch
-
 from .bulk import dialect_insert
 from .errors import Conflict, InvalidField, NotFound
 from .models import ACTIVE_STATUSES, Run, utcnow
 from .reference import ensure_protocol
+from .runspec import (RunSpec, check_trainable, resolve_arch_index, resolve_dataset, resolve_precision,
+                      resolve_protocol, resolve_scaling, resolve_seed)
+from .serving import is_trained, sync_served
 
-__all__ = ["RunSpec", "CreatedRun", "Heartbeat", "resolve_protocol", "resolve_arch_index", "resolve_dataset",
-           "resolve_scaling", "resolve_seed", "resolve_precision", "check_trainable", "create_runs", "get_run",
-           "claim_run", "heartbeat", "request_cancel", "cancel_requested", "mark_cancelled", "mark_failed",
-           "list_stale_runs", "requeue_run"]
+__all__ = ["RunSpec", "CreatedRun", "Served", "Heartbeat", "resolve_protocol", "resolve_arch_index",
+           "resolve_dataset", "resolve_scaling", "resolve_seed", "resolve_precision", "check_trainable",
+           "create_runs", "get_run", "claim_run", "heartbeat", "request_cancel", "cancel_requested",
+           "mark_cancelled", "mark_failed", "list_stale_runs", "requeue_run"]
 
-MAX_SEED = 2**31 - 1
 _runs = Run.__table__
-
-
-def resolve_protocol(name: str, field: str = "protocol") -> ProtocolSpec:
-    """``nb201-200`` or ``nb201-200@v1``: only the protocol versions this code can train."""
-    base, _, version = name.partition("@v")
-    try:
-        spec = get_protocol(base)
-    except UnknownProtocol as exc:
-        raise InvalidField(str(exc), field) from None
-    if version and version != str(spec.version):
-        raise InvalidField(f"protocol {name!r}: this service trains {spec.key} only; drop the version or use "
-                           f"'{spec.key}'", field)
-    return spec
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that identifies a run; build it with :meth:`resolve` to validate raw input."""
-
-    arch_index: int
-    dataset: str
-    scaling: str
-    protocol: ProtocolSpec
-    seed: int
-    precision: str = "fp32"
-
-    @property
-    def key(self) -> str:
-        return run_key(self.arch_index, self.dataset, self.scaling, self.protocol, self.seed)
-
-    @classmethod
-    def resolve(cls, arch: object, dataset: str, scaling: str, protocol: str, seed: int,
-                precision: str = "fp32") -> RunSpec:
-        """Validate raw values; raise :class:`InvalidField` naming the field and the fix."""
-        spec = cls(resolve_arch_index(arch), resolve_dataset(dataset), resolve_scaling(scaling),
-                   resolve_protocol(protocol), resolve_seed(seed), resolve_precision(precision))
-        check_trainable(spec.arch_index, spec.scaling)
-        return spec
-
-
-def check_trainable(arch_index: int, scaling: str) -> None:
-    """The service policy (docs/science.md): an arch-aware run of a degenerate cell (S = 0) is
-    refused, since the LR rule is undefined for it; standard and mup train it like any cell."""
-    if scaling == "arch-aware" and nb201_lr(arch_index, base_lr=1.0).degenerate:
-        raise InvalidField(f"arch {arch_index} has no input->output path through non-zero edges (S = 0): the "
-                           "arch-aware LR rule is undefined for it; submit it with scaling 'standard' or 'mup'",
-                           "arch")
-
-
-def resolve_arch_index(arch: object, field: str = "arch") -> int:
-    if isinstance(arch, bool) or not isinstance(arch, (int, str)):
-        raise InvalidField(f"arch must be a cell string or an index 0..15624, got {type(arch).__name__}", field)
-    if isinstance(arch, str) and arch.isdigit() and not arch.isascii():
-        # str.isdigit() accepts '²' or '٣', which int() then rejects: refuse them here.
-        raise InvalidField(f"arch {arch!r}: write an index with ASCII digits 0-9, or pass a cell string", field)
-    try:
-        return resolve_arch(arch).index
-    except (ArchStringError, ArchIndexError) as exc:
-        raise InvalidField(str(exc), field) from None
-
-
-def resolve_dataset(dataset: str, field: str = "dataset") -> str:
-    try:
-        return get_dataset(dataset).name
-    except UnknownDataset as exc:
-        raise InvalidField(str(exc), field) from None
-
-
-def resolve_scaling(scaling: str, field: str = "scaling") -> str:
-    try:
-        return get_scaling(scaling).name
-    except UnknownScaling as exc:
-        raise InvalidField(str(exc), field) from None
-
-
-def resolve_seed(seed: int, field: str = "seed") -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidField(f"seed {seed!r} must be an integer in 0..{MAX_SEED} (NB201 used 777, 888, 999)", field)
-    return seed
-
-
-def resolve_precision(precision: str, field: str = "precision") -> str:
-    if precision not in PRECISIONS:
-        raise InvalidField(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}", field)
-    return precision
 
 
 @dataclass(frozen=True)
@@ -134,13 +47,26 @@ class CreatedRun:
     seed: int
     status: str
     created: bool  # False: the run already existed (idempotent resubmission)
+    served_from_run_id: int | None = None  # not trained: its result is that run's
 
 
-def create_runs(session: Session, specs: Sequence[RunSpec]) -> list[CreatedRun]:
+@dataclass(frozen=True)
+class Served:
+    """How a new run is served instead of trained (``service.storage.dedup``)."""
+
+    rep_id: int
+    rep_status: str
+    by: str  # "isomorphic" | "nb201"
+
+
+def create_runs(session: Session, specs: Sequence[RunSpec],
+                served: Sequence[Served | None] | None = None) -> list[CreatedRun]:
     """Create each run unless its (key, precision) exists; returns them in input order.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` makes concurrent identical submissions safe: the
     UNIQUE (key, precision) constraint lets exactly one insert win, the others read it back.
+    ``served[i]`` makes a *new* run i a served run (status = its representative's); a run
+    that already exists is returned as it is.
     """
     if not specs:
         return []
@@ -150,18 +76,26 @@ def create_runs(session: Session, specs: Sequence[RunSpec]) -> list[CreatedRun]:
     rows = [{"key": s.key, "precision": s.precision, "arch_index": s.arch_index, "dataset": s.dataset,
              "scaling": s.scaling, "protocol_id": protocol_ids[s.protocol.fingerprint], "seed": s.seed,
              "status": "queued", "progress_epoch": 0, "total_epochs": s.protocol.epochs, "attempts": 0,
-             "cancel_requested": False, "created_at": now, "updated_at": now} for s in specs]
+             "cancel_requested": False, "served_from_run_id": None, "served_by": None, "finished_at": None,
+             "created_at": now, "updated_at": now} for s in specs]
+    for row, how in zip(rows, served or ()):
+        if how is not None:
+            final = how.rep_status not in ACTIVE_STATUSES
+            row.update(served_from_run_id=how.rep_id, served_by=how.by, status=how.rep_status,
+                       finished_at=now if final else None)
     stmt = dialect_insert(conn, _runs).on_conflict_do_nothing(index_elements=["key", "precision"])
     inserted = {(r.key, r.precision) for r in conn.execute(stmt.returning(_runs.c.key, _runs.c.precision), rows)}
     found: dict[tuple[str, str], sa.Row] = {}
     pairs = list({(s.key, s.precision) for s in specs})
     for start in range(0, len(pairs), 500):
         chunk = pairs[start:start + 500]
-        query = sa.select(_runs.c.id, _runs.c.key, _runs.c.precision, _runs.c.seed, _runs.c.status).where(
+        query = sa.select(_runs.c.id, _runs.c.key, _runs.c.precision, _runs.c.seed, _runs.c.status,
+                          _runs.c.served_from_run_id).where(
             sa.tuple_(_runs.c.key, _runs.c.precision).in_(chunk))
         found.update({(r.key, r.precision): r for r in conn.execute(query)})
     return [CreatedRun(found[(s.key, s.precision)].id, s.key, s.seed, found[(s.key, s.precision)].status,
-                       (s.key, s.precision) in inserted) for s in specs]
+                       (s.key, s.precision) in inserted, found[(s.key, s.precision)].served_from_run_id)
+            for s in specs]
 
 
 def get_run(session: Session, run_id: int) -> Run:
@@ -174,7 +108,8 @@ def get_run(session: Session, run_id: int) -> Run:
 
 def claim_run(session: Session, run_id: int, worker_id: str, stale_after_s: float = 300.0) -> Run | None:
     """queued -> running for ``worker_id``, atomically. None when the run is finished, cancelled
-    (or cancellation requested), or running under another worker whose heartbeat is fresh."""
+    (or cancellation requested), served from another run, or running under another worker
+    whose heartbeat is fresh."""
     now = utcnow()
     stale = now - timedelta(seconds=stale_after_s)
     claimable = sa.or_(
@@ -182,12 +117,14 @@ def claim_run(session: Session, run_id: int, worker_id: str, stale_after_s: floa
         sa.and_(_runs.c.status == "running",
                 sa.or_(_runs.c.worker_id == worker_id, _runs.c.heartbeat_at.is_(None), _runs.c.heartbeat_at < stale)),
     )
-    stmt = (sa.update(_runs).where(_runs.c.id == run_id, claimable, _runs.c.cancel_requested.is_(False))
+    stmt = (sa.update(_runs).where(_runs.c.id == run_id, claimable, _runs.c.cancel_requested.is_(False),
+                                   is_trained)
             .values(status="running", worker_id=worker_id, heartbeat_at=now, updated_at=now,
                     started_at=sa.func.coalesce(_runs.c.started_at, now), attempts=_runs.c.attempts + 1, error=None)
             .returning(_runs.c.id))
     if session.execute(stmt).scalar() is None:
         return None
+    sync_served(session.connection(), run_id)
     return get_run(session, run_id)
 
 
@@ -219,12 +156,17 @@ def heartbeat(session: Session, run_id: int, worker_id: str, epoch: int | None =
 
 
 def request_cancel(session: Session, run_id: int) -> Run:
-    """Cancel a queued run now; flag a running one for its worker to stop; 409 on a finished run."""
+    """Cancel a queued run now; flag a running one for its worker to stop; 409 on a finished run.
+    A served run is cancelled at once (no worker holds it); its representative goes on. A
+    representative's cancellation reaches the runs it serves."""
     now = utcnow()
+    session.execute(sa.update(_runs).where(_runs.c.id == run_id, ~is_trained, _runs.c.status.in_(ACTIVE_STATUSES))
+                    .values(status="cancelled", cancel_requested=True, finished_at=now, updated_at=now))
     session.execute(sa.update(_runs).where(_runs.c.id == run_id, _runs.c.status == "queued")
                     .values(status="cancelled", cancel_requested=True, finished_at=now, updated_at=now))
     session.execute(sa.update(_runs).where(_runs.c.id == run_id, _runs.c.status == "running")
                     .values(cancel_requested=True, updated_at=now))
+    sync_served(session.connection(), run_id)
     run = get_run(session, run_id)
     if run.status in ("succeeded", "failed"):
         raise Conflict(f"run {run_id} already {run.status}: there is nothing to cancel", "run_id")
@@ -243,7 +185,9 @@ def _finish(session: Session, run_id: int, status: str, **values: object) -> boo
     stmt = (sa.update(_runs).where(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES))
             .values(status=status, finished_at=now, updated_at=now, **values).returning(_runs.c.id))
     done = session.execute(stmt).scalar() is not None
-    if not done:
+    if done:
+        sync_served(session.connection(), run_id)
+    else:
         get_run(session, run_id)  # NotFound for an unknown id; else it was already final: a no-op
     return done
 
@@ -268,7 +212,9 @@ def list_stale_runs(session: Session, older_than_s: float, statuses: Sequence[st
         raise InvalidField(f"statuses {sorted(bad)} are final, never stale; use {ACTIVE_STATUSES}", "statuses")
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     last_seen = sa.func.coalesce(Run.heartbeat_at, Run.created_at)
-    query = sa.select(Run).where(Run.status.in_(list(statuses)), last_seen < cutoff).order_by(Run.id).limit(limit)
+    # Served runs are never trained, so never queued work for a runner or the reaper.
+    query = (sa.select(Run).where(Run.status.in_(list(statuses)), last_seen < cutoff, is_trained)
+             .order_by(Run.id).limit(limit))
     return list(session.scalars(query))
 
 
@@ -284,7 +230,11 @@ def requeue_run(session: Session, run_id: int, older_than_s: float) -> str | Non
                                 .values(status="cancelled", finished_at=now, updated_at=now)
                                 .returning(_runs.c.id)).scalar()
     if cancelled is not None:
+        sync_served(session.connection(), run_id)
         return "cancelled"
     queued = session.execute(sa.update(_runs).where(*stale).values(status="queued", worker_id=None, updated_at=now)
                              .returning(_runs.c.id)).scalar()
-    return "queued" if queued is not None else None
+    if queued is None:
+        return None
+    sync_served(session.connection(), run_id)
+    return "queued"

@@ -35,9 +35,12 @@ def _num(x: float) -> float | None:
 def number_out(series: Series, index: int) -> dict[str, Any]:
     row = series.per_seed[index].tolist()
     per_seed = {str(seed): v for seed, v in zip(series.seeds, row) if v == v}  # v == v: not NaN
+    served = [] if series.served is None else [int(s) for s, f in zip(series.seeds, series.served[index]) if f]
+    origin = -1 if series.served_from is None else int(series.served_from[index])
     return {"source": series.key.origin, "split": series.key.split, "metric": series.key.metric,
             "value": float(series.mean[index]), "std": _num(series.std[index]), "n": int(series.n[index]),
-            "seeds": [int(s) for s in per_seed], "per_seed": per_seed}
+            "seeds": [int(s) for s in per_seed], "per_seed": per_seed, "served_seeds": served,
+            "served_from": None if origin < 0 else origin}
 
 
 def source_out(series: Series) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from service.schemas.common import ERROR_RESPONSES
 from service.storage.batches import BatchItem, batch_status, create_batch
 from service.storage.errors import InvalidField
 from service.storage.runs import RunSpec, check_trainable, resolve_arch_index, resolve_protocol
+from service.storage.serving import arch_of_runs
 
 from ..deps import AppState, get_state, require_api_key
 from ..errors import ApiError, field_errors
@@ -44,17 +45,25 @@ def submit_batch(body: BatchCreate, state: AppState = Depends(get_state),
         raise ApiError(422, f"none of the {len(body.archs)} archs is valid; the first error: {errors[0]['msg']}",
                        errors[0]["loc"])
     request = {"dataset": body.dataset, "scaling": body.scaling, "protocol": protocol.key, "seeds": seeds,
-               "precision": body.precision}
-    with state.db.transaction() as session:
-        batch_id, per_item = create_batch(session, request, items, errors, len(body.archs), key_id)
-    created = {run.id for _, runs in per_item for run in runs if run.created}
-    existing = {run.id for _, runs in per_item for run in runs} - created
-    dispatched = state.dispatcher.enqueue(sorted(created))
+               "precision": body.precision, "dedup": body.dedup}
+    with state.db.transaction() as session, field_errors("body"):
+        batch_id, per_item = create_batch(session, request, items, errors, len(body.archs), key_id, body.dedup)
+        every = [run for _, runs in per_item for run in runs]
+        rep_arch = arch_of_runs(session.connection(), {r.served_from_run_id for r in every if r.served_from_run_id})
+    created = {run.id for run in every if run.created}
+    existing = {run.id for run in every} - created
+    served = {run.id for run in every if run.served_from_run_id is not None}
+    # After the commit; served runs are never sent: nothing trains them.
+    dispatched = state.dispatcher.enqueue(sorted(created - served))
     accepted = [{"item": item.item, "arch_index": item.specs[0].arch_index,
-                 "runs": [{"id": r.id, "seed": r.seed, "status": r.status, "created": r.created} for r in runs]}
+                 "runs": [{"id": r.id, "seed": r.seed, "status": r.status, "created": r.created,
+                           "served_from_run_id": r.served_from_run_id,
+                           "served_from_arch": rep_arch.get(r.served_from_run_id)} for r in runs]}
                 for item, (_, runs) in zip(items, per_item)]
-    return {"id": batch_id, "accepted": accepted, "errors": errors, "runs_created": len(created),
-            "runs_existing": len(existing), "dispatched": dispatched}
+    trained = (created | existing) - served
+    return {"id": batch_id, "accepted": accepted, "errors": errors, "dedup": body.dedup,
+            "runs_created": len(created), "runs_existing": len(existing), "runs_trained": len(trained),
+            "runs_served": len(served), "dispatched": dispatched}
 
 
 @router.get("/v1/batches/{batch_id}", response_model=BatchOut, responses=ERROR_RESPONSES,
@@ -64,4 +73,4 @@ def read_batch(batch_id: int = Path(ge=1, le=2**31 - 1), state: AppState = Depen
         status = batch_status(session, batch_id)
     return {"id": status.id, "created_at": status.created_at, "request": status.request, "n_items": status.n_items,
             "errors": status.errors, "counts": status.counts, "total": status.total, "done": status.done,
-            "runs": status.runs}
+            "served": status.served, "runs": status.runs}

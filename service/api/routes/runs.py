@@ -11,7 +11,8 @@ from service.schemas.common import ERROR_RESPONSES
 from service.schemas.runs import RunCreate, RunOut, RunsAccepted
 from service.storage.models import Protocol, Run
 from service.storage.results import get_curve, get_final_result
-from service.storage.runs import RunSpec, create_runs, get_run, request_cancel
+from service.storage.dedup import create_runs_dedup
+from service.storage.runs import RunSpec, get_run, request_cancel
 
 from ..deps import AppState, get_state, require_api_key
 from ..errors import field_errors
@@ -31,12 +32,13 @@ def protocol_out(protocol: Protocol) -> dict[str, Any]:
 def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
                 _key: int = Depends(require_api_key)) -> dict[str, Any]:
     """The same request again returns the same runs (``created: false``), never duplicates:
-    a run is identified by ``archscale.protocols.run_key`` and its precision."""
+    a run is identified by ``archscale.protocols.run_key`` and its precision. A run that a
+    ``dedup=nb201`` batch served (an approximation) becomes a run of its own to train."""
     with field_errors("body"):
         specs = [RunSpec.resolve(body.arch, body.dataset, body.scaling, body.protocol, seed, body.precision)
                  for seed in dict.fromkeys(body.seeds)]
     with state.db.transaction() as session:
-        created = create_runs(session, specs)
+        created = create_runs_dedup(session, specs, "exact")
         protocol = session.get(Protocol, session.get(Run, created[0].id).protocol_id)  # type: ignore[union-attr]
         protocol_json = protocol_out(protocol)  # type: ignore[arg-type]
     # After the commit: a worker must be able to read every id it receives.
@@ -48,24 +50,39 @@ def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
             "runs": [{"id": r.id, "seed": r.seed, "status": r.status, "created": r.created} for r in created]}
 
 
+SERVED_NOTES = {
+    "isomorphic": "the same network as this arch up to renaming hidden vertices 1 and 2 (same parameters, init, "
+                  "S and LR; only the random draw order differs): trained once, served for both",
+    "nb201": "equal under NB201's isomorphism rule only: NOT training-equivalent (a conv fed by an all-zero vertex "
+             "still outputs BN's bias and its weights get weight decay; folded skips change in-degrees, hence the "
+             "arch-aware init and S, hence the LR). The number is an approximation for this arch",
+}
+
+
 def run_out(session: Any, run: Run) -> dict[str, Any]:
     protocol = session.get(Protocol, run.protocol_id)
-    final = get_final_result(session, run.id)
+    # A served run is resolved at read time: progress, curve and result are its representative's.
+    source = get_run(session, run.served_from_run_id) if run.served_from_run_id is not None else run
+    final = get_final_result(session, source.id) if run.status == "succeeded" or source is run else None
     result = None
     if final is not None:
         row, metrics = final
         result = {"fingerprint": row.fingerprint, "code_version": row.code_version, "seconds": row.seconds,
-                  "metrics": metrics, "created_at": row.created_at}
+                  "metrics": metrics, "created_at": row.created_at,
+                  "served_from_run_id": None if source is run else source.id}
+    served_from = None if source is run else {
+        "run_id": source.id, "arch_index": source.arch_index, "arch_str": format_arch(cell_at(source.arch_index)),
+        "dedup": run.served_by, "note": SERVED_NOTES.get(run.served_by or "", "served from another run")}
     return {
         "id": run.id, "key": run.key, "arch_index": run.arch_index, "arch_str": format_arch(cell_at(run.arch_index)),
         "dataset": run.dataset, "scaling": run.scaling, "protocol": protocol_out(protocol), "seed": run.seed,
         "precision": run.precision, "status": run.status,
-        "progress": {"epoch": run.progress_epoch, "total": run.total_epochs}, "heartbeat_at": run.heartbeat_at,
+        "progress": {"epoch": source.progress_epoch, "total": run.total_epochs}, "heartbeat_at": source.heartbeat_at,
         "attempts": run.attempts, "cancel_requested": run.cancel_requested, "error": run.error,
-        "traceback_id": run.traceback_id, "served_from_run_id": run.served_from_run_id,
+        "traceback_id": run.traceback_id, "served_from_run_id": run.served_from_run_id, "served_from": served_from,
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
         "curve": [{"epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc, "lr": e.lr,
-                   "seconds": e.seconds, "evals": e.evals} for e in get_curve(session, run.id)],
+                   "seconds": e.seconds, "evals": e.evals} for e in get_curve(session, source.id)],
         "result": result,
     }
 
