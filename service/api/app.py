@@ -17,7 +17,7 @@ from .cache import SnapshotCache
 from .deps import AppState
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
-from .routes import archs, batches, health, leaderboard, rankings, runs
+from .routes import arch_runs, archs, batches, health, leaderboard, queue, rankings, runs
 
 __all__ = ["create_app", "API_VERSION"]
 
@@ -54,8 +54,11 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
                   openapi_tags=[{"name": t} for t in ("runs", "batches", "archs", "rankings", "ops")])
     app.state.rebench = state
     install_error_handlers(app)
-    for module in (archs, leaderboard, rankings, runs, batches, health):  # hot reads first: matched in order
+    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, health):  # hot reads first: matched in order
         app.include_router(module.router)
+    from service.web import install_web  # here, not at the top: service.web imports service.api (a cycle)
+
+    install_web(app)
     # The last added is the outermost: metrics see every answer, CORS headers go on 413s too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

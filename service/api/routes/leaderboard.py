@@ -21,10 +21,12 @@ from ..query import openapi_parameters, parse_query
 from ..rankings import filter_mask, leaderboard_rows, leaderboard_view, sorted_order
 from ..sources import parse_source, rescaled_origin, source_info
 
+__all__ = ["router", "view_keys", "leaderboard_page", "CSV_COLUMNS"]
+
 router = APIRouter(tags=["rankings"])
 LEADERBOARD_PAGES = 2048
-CSV_COLUMNS = ("index", "arch_str", "original", "rescaled", "rescaled_std", "rescaled_n", "original_rank",
-               "rescaled_rank", "rank_change", "params", "flops", "lr")
+CSV_COLUMNS = ("index", "arch_str", "original", "rescaled", "rescaled_std", "rescaled_n", "rescaled_served",
+               "served_from", "original_rank", "rescaled_rank", "rank_change", "params", "flops", "lr")
 
 
 @router.get("/v1/leaderboard", response_model=LeaderboardOut, responses={
@@ -34,25 +36,31 @@ CSV_COLUMNS = ("index", "arch_str", "original", "rescaled", "rescaled_std", "res
     openapi_extra={"parameters": openapi_parameters(LeaderboardQuery)})
 async def leaderboard(request: Request) -> Response:
     q = parse_query(request, LeaderboardQuery)
+    a_key, b_key = view_keys(q)
+    snapshot = await snapshot_of(request)
+    if q.format == "csv":
+        return _csv(*leaderboard_page(snapshot, q, a_key, b_key)[:3])
+    # JSON pages are memoised per snapshot (zlib-packed, ~5 kB): most traffic asks for the
+    # first pages of a few views, and a page costs ~0.3 ms to build.
+    packed = snapshot.remember("leaderboard-page", (a_key, b_key, q.model_dump_json()),
+                               lambda: zlib.compress(orjson.dumps(leaderboard_page(snapshot, q, a_key, b_key)[3]), 1),
+                               limit=LEADERBOARD_PAGES)
+    return Response(zlib.decompress(packed), media_type="application/json")
+
+
+def view_keys(q: LeaderboardQuery) -> tuple[SeriesKey, SeriesKey]:
+    """Check the query's cross-field rules and name its two series (original, re-scaled)."""
     if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
         raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
                        ["query", "params_min"])
     a_key = parse_source(q.original, q.dataset, ["query", "split"], q.split)
     b_key = parse_source(rescaled_origin(q.scaling, q.protocol, q.precision, ["query", "protocol"]), q.dataset,
                          ["query", "split"], q.split)
-    snapshot = await snapshot_of(request)
-    if q.format == "csv":
-        return _csv(*_page(snapshot, q, a_key, b_key)[:3])
-    # JSON pages are memoised per snapshot (zlib-packed, ~5 kB): most traffic asks for the
-    # first pages of a few views, and a page costs ~0.3 ms to build.
-    packed = snapshot.remember("leaderboard-page", (a_key, b_key, q.model_dump_json()),
-                               lambda: zlib.compress(orjson.dumps(_page(snapshot, q, a_key, b_key)[3]), 1),
-                               limit=LEADERBOARD_PAGES)
-    return Response(zlib.decompress(packed), media_type="application/json")
+    return a_key, b_key
 
 
-def _page(snapshot: Snapshot, q: LeaderboardQuery, a_key: SeriesKey, b_key: SeriesKey
-          ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:
+def leaderboard_page(snapshot: Snapshot, q: LeaderboardQuery, a_key: SeriesKey, b_key: SeriesKey
+                     ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(rows, original source info, rescaled source info, JSON body) of one leaderboard view."""
     dataset = q.dataset
     a, a_info = source_info(snapshot, a_key)

@@ -1,0 +1,164 @@
+"""HTML pages served by the API process: leaderboard, architecture, plots, live queue.
+
+Pages are rendered on the server (Jinja2 + inline SVG) and work with JavaScript off; only
+the live queue polls ``GET /v1/runs``. Every view calls the functions behind the JSON API,
+and a bad query value gets the API's message (the field and the fix) in an HTML error box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from archscale.datasets import DATASETS
+from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
+from archscale.space import OPS, ArchIndexError, ArchStringError, resolve_arch
+from service.api.deps import AppState, snapshot_of
+from service.api.errors import ApiError, _validation_items  # the API's own wording of 422s
+from service.api.routes.queue import recent_runs
+from service.schemas.rankings import ORIGINAL_SOURCES, LeaderboardQuery
+
+from . import svg
+from .views import PlotsQuery, WebPage, arch_runs, arch_view, leaderboard_view, plots_view, validate
+
+__all__ = ["router", "install_web"]
+
+HERE = Path(__file__).parent
+router = APIRouter(include_in_schema=False)
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                        trim_blocks=True, lstrip_blocks=True)
+templates.globals.update(OPS=OPS, OP_STYLE=svg.OP_STYLE, DATASETS=list(DATASETS), SCALINGS=list(SCALINGS),
+                         PROTOCOLS=list(PROTOCOLS), PRECISIONS=list(PRECISIONS), ORIGINAL_SOURCES=ORIGINAL_SOURCES)
+#: web-only parameters; limit/offset/format belong to the export links, not to the page
+PAGE_FIELDS = ("page", "per_page")
+API_ONLY = ("limit", "offset", "format")
+
+
+def install_web(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/web/static", StaticFiles(directory=HERE / "static"), name="web-static")
+
+
+def render(template: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(template).render(**context), status_code=code)
+
+
+def error_page(exc: Exception, title: str) -> HTMLResponse:
+    """The API's error items (field + fix) in an HTML box, with the API's status code."""
+    if isinstance(exc, RequestValidationError):
+        status, items = 422, _validation_items(exc)
+    else:
+        assert isinstance(exc, ApiError)
+        status, items = exc.status, [{"type": exc.type, "loc": exc.loc, "msg": exc.msg}]
+    for item in items:
+        item["field"] = ".".join(str(p) for p in item["loc"] if p not in ("query", "path"))
+    return render("error.html", status, nav=title.lower(), title=title, status=status, errors=items)
+
+
+def _query_dict(request: Request, list_fields: set[str]) -> dict[str, Any]:
+    """Query parameters with empty form fields dropped (a blank 'min params' means no filter)."""
+    data: dict[str, Any] = {}
+    for name in request.query_params:
+        values = [v for v in request.query_params.getlist(name) if v != ""]
+        if values:
+            data[name] = values if name in list_fields else values[-1]
+    return data
+
+
+def link(path: str, state: dict[str, Any], **changes: Any) -> str:
+    """``path?state`` with ``changes`` applied (None removes a key): the page's shareable URL."""
+    merged = {**state, **changes}
+    pairs = [(k, v) for k, value in merged.items() if value is not None
+             for v in (value if isinstance(value, list) else [value])]
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+templates.globals["link"] = link
+
+
+@router.get("/", response_class=RedirectResponse)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/web/leaderboard", status_code=307)
+
+
+@router.get("/web/leaderboard", response_class=HTMLResponse)
+async def leaderboard_page(request: Request) -> HTMLResponse:
+    data = _query_dict(request, {"ops", "exclude_ops"})
+    try:
+        paging = validate(WebPage, {k: data.pop(k) for k in PAGE_FIELDS if k in data})
+        for name in API_ONLY:
+            data.pop(name, None)
+        q = validate(LeaderboardQuery, {**data, "limit": paging.per_page,
+                                        "offset": (paging.page - 1) * paging.per_page})
+        snapshot = await snapshot_of(request)
+        body = leaderboard_view(snapshot, q)
+    except (RequestValidationError, ApiError) as exc:
+        return error_page(exc, "Leaderboard")
+    state = {**data, "page": paging.page if paging.page > 1 else None,
+             "per_page": paging.per_page if paging.per_page != 50 else None}
+    api_state = {**data, "limit": paging.per_page, "offset": (paging.page - 1) * paging.per_page}
+    pages = max(1, -(-body["total"] // paging.per_page))
+    return render("leaderboard.html", nav="leaderboard", q=q, body=body, state=state, page=paging.page, per_page=paging.per_page,
+                  pages=pages, export_csv=link("/v1/leaderboard", api_state, format="csv"),
+                  export_json=link("/v1/leaderboard", api_state, format="json"),
+                  export_all=link("/v1/leaderboard", data, format="csv"))
+
+
+@router.get("/web/archs/{arch}", response_class=HTMLResponse)
+async def arch_page(request: Request, arch: str) -> HTMLResponse:
+    try:
+        if arch.isdigit() and not arch.isascii():
+            raise ApiError(422, f"arch {arch!r}: write an index with ASCII digits 0-9, or a cell string",
+                           ["path", "arch"], "arch_string")
+        try:
+            index = resolve_arch(arch).index
+        except ArchIndexError as exc:
+            raise ApiError(404, f"{exc}; use an index 0..15624 or a cell string", ["path", "arch"],
+                           "not_found") from None
+        except ArchStringError as exc:
+            raise ApiError(422, str(exc), ["path", "arch"], "arch_string") from None
+        snapshot = await snapshot_of(request)
+    except ApiError as exc:
+        return error_page(exc, "Architecture")
+    state: AppState = request.app.state.rebench
+    payload = arch_view(snapshot, index)
+
+    def load() -> dict[str, Any]:
+        with state.db.transaction() as session:
+            return arch_runs(session, index)
+
+    runs = await anyio.to_thread.run_sync(load)
+    return render("arch.html", nav="leaderboard", arch=payload, runs=runs["runs"], charts=runs["charts"])
+
+
+@router.get("/web/plots", response_class=HTMLResponse)
+async def plots_page(request: Request) -> HTMLResponse:
+    data = _query_dict(request, set())
+    try:
+        q = validate(PlotsQuery, data)
+        snapshot = await snapshot_of(request)
+        # scipy's Kendall over up to 15,625 archs x 12 K values: keep it off the event loop
+        view = await anyio.to_thread.run_sync(lambda: snapshot.remember(
+            "web-plots", q.model_dump_json(), lambda: plots_view(snapshot, q), limit=16))  # up to ~1 MB each
+    except (RequestValidationError, ApiError) as exc:
+        return error_page(exc, "Plots")
+    return render("plots.html", nav="plots", q=q, view=view, state=data)
+
+
+@router.get("/web/queue", response_class=HTMLResponse)
+async def queue_page(request: Request) -> HTMLResponse:
+    state: AppState = request.app.state.rebench
+
+    def load() -> dict[str, Any]:
+        with state.db.transaction() as session:
+            return recent_runs(session, [], 100)
+
+    return render("queue.html", nav="queue", queue=await anyio.to_thread.run_sync(load))
