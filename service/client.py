@@ -62,8 +62,9 @@ class RebenchClient:
                 "precision": precision}
         return self._call("POST", "/v1/runs", json=body)
 
-    def submit_batch(self, archs: Iterable[int | str], **options: Any) -> dict:
-        return self._call("POST", "/v1/batches", json={"archs": list(archs), **options})
+    def submit_batch(self, archs: Iterable[int | str], *, dedup: str = "exact", **options: Any) -> dict:
+        """``dedup``: exact | isomorphic | nb201 (one trained run per class; docs/workers.md)."""
+        return self._call("POST", "/v1/batches", json={"archs": list(archs), "dedup": dedup, **options})
 
     def cancel(self, run_id: int) -> dict:
         return self._call("DELETE", f"/v1/runs/{run_id}")
@@ -72,8 +73,14 @@ class RebenchClient:
     def run(self, run_id: int) -> dict:
         return self._call("GET", f"/v1/runs/{run_id}")
 
-    def arch(self, arch: int | str) -> dict:
-        return self._call("GET", f"/v1/archs/{quote(str(arch), safe='')}")
+    def arch(self, arch: int | str, dataset: str | None = None) -> dict:
+        params = {"dataset": dataset} if dataset else None
+        return self._call("GET", f"/v1/archs/{quote(str(arch), safe='')}", params=params)
+
+    def arch_runs(self, arch: int | str, **filters: Any) -> dict:
+        """The runs of one cell; filters: dataset, scaling, protocol, precision, status."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", f"/v1/archs/{quote(str(arch), safe='')}/runs", params=params)
 
     def leaderboard(self, **params: Any) -> dict:
         return self._call("GET", "/v1/leaderboard", params=params)

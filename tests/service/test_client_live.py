@@ -1,0 +1,303 @@
+"""``service.client`` and the nas_201_api-compatible ``service.nb201_client`` against the live app.
+
+The real app runs under uvicorn in a thread on a free port, on PostgreSQL with NB201's real
+published numbers imported. Re-trained results are TEST DATA written through the storage API a
+worker uses (``create_runs`` / ``claim_run`` / ``append_epoch`` / ``store_final_result``): made-up
+curves with two seeds, so every number the client returns can be checked against what was stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from archscale.protocols import get_protocol, run_fingerprint
+from archscale.space import cell_at, format_arch, is_valid_arch
+from service.client import ApiError
+from service.nb201_client import NotBenchmarked, RebenchAPI
+from service.storage.keys import create_key
+from service.storage.results import append_epoch, store_final_result
+from service.storage.runs import RunSpec, claim_run, create_runs, mark_failed
+
+from .conftest import settings_for, wipe_runs
+
+ARCH = 6111
+SEEDS = (1, 2)
+
+
+def curve_row(epoch: int, seed: int) -> dict:
+    """Made-up, distinct per epoch and seed, so means and epoch picks are checkable."""
+    return {"train_loss": 3.0 / epoch + seed / 100, "train_acc": 99.0 - 80 / epoch + seed / 10,
+            "lr": 0.1, "seconds": 10.0 + seed + epoch / 10,
+            "evals": {"x-valid": {"acc": 90.0 - 70 / epoch + seed / 10, "loss": 2.5 / epoch},
+                      "x-test": {"acc": 89.0 - 70 / epoch + seed / 10, "loss": 2.6 / epoch + seed / 10},
+                      "test": {"acc": 92.0 - 75 / epoch + seed / 10, "loss": 1.5 / epoch}}}
+
+
+def write_run(db, arch: int, dataset: str, scaling: str, protocol: str, seed: int) -> int:
+    """A finished run, through the storage calls the worker makes; the final result = last epoch."""
+    splits = {"cifar100": ("x-valid", "x-test"), "cifar10": ("test",)}[dataset]
+    epochs = get_protocol(protocol).epochs
+    with db.transaction() as session:
+        run_id = create_runs(session, [RunSpec.resolve(arch, dataset, scaling, protocol, seed)])[0].id
+        claim_run(session, run_id, "test-worker")
+        for epoch in range(1, epochs + 1):
+            row = curve_row(epoch, seed)
+            append_epoch(session, run_id, epoch, train_loss=row["train_loss"], train_acc=row["train_acc"], lr=row["lr"],
+                         seconds=row["seconds"], evals={s: row["evals"][s] for s in splits})
+        last = curve_row(epochs, seed)
+        metrics = {**{s: last["evals"][s] for s in splits},
+                   "train": {"loss": last["train_loss"], "acc": last["train_acc"]}}
+        fingerprint = run_fingerprint(protocol=get_protocol(protocol), scaling=scaling, dataset=dataset, seed=seed,
+                                      base_lr=0.46, precision="fp32", code_version="test", split="test")
+        store_final_result(session, run_id, fingerprint=fingerprint, code_version="test", metrics=metrics)
+    return run_id
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live(pg_db) -> Iterator[dict]:
+    import uvicorn
+
+    from service.api import create_app
+
+    wipe_runs(pg_db)
+    runs = {seed: write_run(pg_db, ARCH, "cifar100", "arch-aware", "nb201-12", seed) for seed in SEEDS}
+    runs["c10"] = write_run(pg_db, ARCH, "cifar10", "standard", "nb201-200", 7)
+    with pg_db.transaction() as session:  # a failed run of the same series must be ignored
+        failed = create_runs(session, [RunSpec.resolve(ARCH, "cifar100", "arch-aware", "nb201-12", 3)])[0].id
+        claim_run(session, failed, "test-worker")
+        mark_failed(session, failed, "test: failed on purpose", None)
+        key = create_key(session, "client-live-test").secret
+    app = create_app(settings_for(pg_db))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    app.state.rebench.snapshots.refresh()
+    url = f"http://127.0.0.1:{port}"
+    with RebenchAPI(url, api_key=key) as api:
+        yield {"api": api, "url": url, "key": key, "runs": runs, "db": pg_db}
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def published(nb201_csv) -> dict:
+    with gzip.open(nb201_csv, "rt") as handle:
+        return {(int(r["arch_index"]), r["dataset"]): r for r in csv.DictReader(handle)}
+
+
+def mean(values) -> float:
+    return sum(values) / len(values)
+
+
+def test_query_index_by_arch_mirrors_nas_201_api(live):
+    api = live["api"]
+    canonical = format_arch(cell_at(ARCH))
+    assert api.query_index_by_arch(canonical) == ARCH and api.arch(ARCH) == canonical and len(api) == 15_625
+    assert api.query_index_by_arch(ARCH) == ARCH and api.query_index_by_arch(0) == 0
+
+    class Structure:  # like NB201's CellStructure
+        def tostr(self) -> str:
+            return canonical
+
+    assert api.query_index_by_arch(Structure()) == ARCH
+    first, second, third = canonical.split("+")
+    reordered = "+".join([first, second, "|" + "|".join(reversed(third.strip("|").split("|"))) + "|"])
+    assert is_valid_arch(reordered) and reordered != canonical
+    assert api.query_index_by_arch(reordered) == -1  # the same cell, but NB201 compares exact strings
+    assert api.query_index_by_arch("|conv~0|+") == -1 and api.query_index_by_arch(None) == -1
+    for bad in (15_625, -1, True):
+        with pytest.raises(ValueError):
+            api.query_index_by_arch(bad)
+
+
+def test_get_more_info_mean_over_seeds_last_epoch(live):
+    info = live["api"].get_more_info(ARCH, "cifar100", hp="12")  # is_random=False: the seed mean
+    last = {seed: curve_row(12, seed) for seed in SEEDS}
+    expected = {
+        "train-loss": mean([last[s]["train_loss"] for s in SEEDS]),
+        "train-accuracy": mean([last[s]["train_acc"] for s in SEEDS]),
+        "train-all-time": mean([sum(curve_row(e, s)["seconds"] for e in range(1, 13)) for s in SEEDS]),
+        "valid-accuracy": mean([last[s]["evals"]["x-valid"]["acc"] for s in SEEDS]),
+        "valid-loss": mean([last[s]["evals"]["x-valid"]["loss"] for s in SEEDS]),
+        "test-accuracy": mean([last[s]["evals"]["x-test"]["acc"] for s in SEEDS]),
+        "test-loss": mean([last[s]["evals"]["x-test"]["loss"] for s in SEEDS]),
+    }
+    for key, value in expected.items():
+        assert info[key] == pytest.approx(value), key
+    assert info["train-per-time"] == pytest.approx(expected["train-all-time"] / 12)
+    assert info["valid-per-time"] is None and info["test-all-time"] is None  # eval time is not recorded
+    assert "valtest-accuracy" not in info  # ori-test is not stored
+    assert info["seeds"] == list(SEEDS)  # the failed seed-3 run is not counted
+    assert info["protocol"] == get_protocol("nb201-12").key and info["scaling"] == "arch-aware"
+    assert info["split"] == {"valid": "x-valid", "test": "x-test"} and info["precision"] == "fp32"
+    # the nas_201_api key set plus ours
+    assert set(info) == {f"{p}-{f}" for p in ("train", "valid", "test") for f in
+                         ("loss", "accuracy", "per-time", "all-time")} | {"seeds", "protocol", "split", "scaling",
+                                                                          "precision", "source"}
+    assert info["source"] == f"arch-aware@{get_protocol('nb201-12').key}/fp32"
+
+
+def test_get_more_info_iepoch_and_is_random(live):
+    api = live["api"]
+    at3 = api.get_more_info(ARCH, "cifar100", iepoch=3, hp=12, is_random=2)  # 0-based: epoch 4 of seed 2
+    row = curve_row(4, 2)
+    assert at3["train-accuracy"] == row["train_acc"] and at3["test-accuracy"] == row["evals"]["x-test"]["acc"]
+    assert at3["train-all-time"] == pytest.approx(sum(curve_row(e, 2)["seconds"] for e in range(1, 5)))
+    assert at3["seeds"] == [2]
+    mean_at0 = api.get_more_info(ARCH, "cifar100", iepoch=0, hp="12")
+    first = [curve_row(1, s)["evals"]["x-valid"]["acc"] for s in SEEDS]
+    assert mean_at0["valid-accuracy"] == pytest.approx(mean(first))
+    last_by_index = api.get_more_info(ARCH, "cifar100", iepoch=11, hp="12")
+    assert last_by_index["test-loss"] == pytest.approx(api.get_more_info(ARCH, "cifar100", hp="12")["test-loss"])
+    for _ in range(4):  # True: one of the stored seeds, its own numbers
+        drawn = api.get_more_info(ARCH, "cifar100", hp="12", is_random=True)
+        (seed,) = drawn["seeds"]
+        assert seed in SEEDS and drawn["valid-accuracy"] == curve_row(12, seed)["evals"]["x-valid"]["acc"]
+
+
+def test_get_more_info_cifar10_default_hp_and_string_arch(live):
+    info = live["api"].get_more_info(format_arch(cell_at(ARCH)), "cifar10", scaling="standard")  # hp='200'
+    row = curve_row(200, 7)
+    assert info["test-accuracy"] == row["evals"]["test"]["acc"] and info["seeds"] == [7]
+    assert "valid-accuracy" not in info and info["split"] == {"test": "test"}
+    assert info["protocol"] == get_protocol("nb201-200").key
+
+
+def test_get_more_info_original_numbers(live, published):
+    api = live["api"]
+    row = published[(ARCH, "cifar100")]
+    info = api.get_more_info(ARCH, "cifar100", scaling="original")
+    assert info["valid-accuracy"] == pytest.approx(float(row["valid_acc"]))
+    assert info["test-accuracy"] == pytest.approx(float(row["test_acc"]))
+    assert info["train-accuracy"] is None and info["test-loss"] is None and info["seeds"] is None
+    assert info["protocol"] == get_protocol("nb201-200").key and info["scaling"] == "original"
+    assert info["source"] == "nb201"
+    c10v = api.get_more_info(ARCH, "cifar10-valid", scaling="original", iepoch=199)
+    assert c10v["valid-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10-valid")]["valid_acc"]))
+    assert "test-accuracy" not in c10v  # cifar10-valid's ori-test is not imported
+    c10 = api.get_more_info(ARCH, "cifar10", scaling="original")
+    assert c10["test-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10")]["test_acc"]))
+    nats = api.get_more_info(ARCH, "cifar10", scaling="original", source="nats-tss")
+    assert nats["test-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10")]["test_acc_nats_tss"]))
+
+
+@pytest.mark.parametrize("kwargs, names", [
+    ({"dataset": "cifar-10"}, ["dataset", "cifar10-valid", "ImageNet16-120"]),
+    ({"hp": "90"}, ["hp", "'200'", "'12'"]),
+    ({"scaling": "mu-p"}, ["scaling", "'original'", "'arch-aware'"]),
+    ({"iepoch": 12}, ["iepoch", "0..11"]),
+    ({"is_random": 3}, ["is_random", "1, 2"]),  # seed 3 failed: not a result
+    ({"is_random": "yes"}, ["is_random"]),
+    ({"protocol": "nb201-90"}, ["protocol", "nb201-200"]),
+    ({"scaling": "original", "hp": "200", "is_random": True}, ["is_random", "seed-means"]),
+    ({"scaling": "original", "hp": "200", "iepoch": 5}, ["iepoch", "last epoch"]),
+    ({"scaling": "original", "hp": "12"}, ["hp", "200-epoch"]),
+    ({"index": "|bad|"}, ["index", "canonical"]),
+])
+def test_get_more_info_errors_name_the_argument(live, kwargs, names):
+    call = {"index": ARCH, "dataset": "cifar100", "hp": "12", **kwargs}
+    with pytest.raises(ValueError) as caught:
+        live["api"].get_more_info(**call)
+    for name in names:
+        assert name in str(caught.value)
+
+
+def test_missing_results_raise_not_benchmarked(live):
+    with pytest.raises(NotBenchmarked, match="submit one"):
+        live["api"].get_more_info(1, "cifar100", hp="12")
+    with pytest.raises(NotBenchmarked):
+        live["api"].get_more_info(ARCH, "ImageNet16-120")  # no runs there
+
+
+def test_arch_runs_listing(live):
+    client = live["api"].client
+    listing = client.arch_runs(ARCH, dataset="cifar100", protocol="nb201-12")
+    assert sorted((r["seed"], r["status"]) for r in listing["runs"]) == [(1, "succeeded"), (2, "succeeded"),
+                                                                         (3, "failed")]
+    assert {r["id"] for r in listing["runs"] if r["seed"] in SEEDS} == {live["runs"][s] for s in SEEDS}
+    assert client.arch_runs(ARCH, status="succeeded", scaling="standard")["runs"][0]["id"] == live["runs"]["c10"]
+    with pytest.raises(ApiError) as caught:
+        client.arch_runs(ARCH, protocol="nope")
+    assert caught.value.status == 422 and caught.value.detail[0]["loc"] == ["query", "protocol"]
+    with pytest.raises(ApiError) as caught:
+        client.arch_runs(15_625)
+    assert caught.value.status == 404 and caught.value.detail[0]["loc"] == ["path", "arch"]
+    with pytest.raises(ApiError) as caught:
+        client.arch_runs("|conv~0|")
+    assert caught.value.status == 422 and "vertex groups" in caught.value.detail[0]["msg"]
+
+
+def test_leaderboard_and_kendall_delegate(live, published):
+    api = live["api"]
+    board = api.leaderboard(dataset="cifar100", scaling="arch-aware", protocol="nb201-12", has_results=True)
+    assert [r["index"] for r in board["rows"]] == [ARCH] and board["split"] == "x-test"
+    assert board["rows"][0]["rescaled"] == pytest.approx(mean([curve_row(12, s)["evals"]["x-test"]["acc"]
+                                                               for s in SEEDS]))
+    tau = api.kendall(dataset="cifar100", a="nb201:valid", b="nats-tss:test", k=[100])
+    x = np.array([float(published[(i, "cifar100")]["valid_acc"]) for i in range(15_625)])
+    y = np.array([float(published[(i, "cifar100")]["test_acc_nats_tss"]) for i in range(15_625)])
+    assert tau["rows"][0]["tau"] == pytest.approx(kendalltau(x, y).statistic, abs=1e-12)
+
+
+def test_submit_wait_and_read_back(live):
+    api, db = live["api"], live["db"]
+    accepted = api.submit(ARCH, dataset="cifar10", scaling="arch-aware", protocol="smoke", seeds=[5])
+    run_id = accepted["runs"][0]["id"]
+    assert accepted["protocol"]["name"] == "smoke" and accepted["runs"][0]["status"] == "queued"
+    with pytest.raises(TimeoutError):
+        api.wait(accepted, poll_s=0.05, timeout_s=0.2)
+
+    def worker() -> None:  # what a worker does, a little later
+        time.sleep(0.3)
+        with db.transaction() as session:
+            claim_run(session, run_id, "test-worker")
+            for epoch in range(1, 5):
+                row = curve_row(epoch, 5)
+                append_epoch(session, run_id, epoch, train_loss=row["train_loss"], train_acc=row["train_acc"],
+                             seconds=row["seconds"], evals={"test": row["evals"]["test"]})
+            fingerprint = run_fingerprint(protocol=get_protocol("smoke"), scaling="arch-aware", dataset="cifar10",
+                                          seed=5, base_lr=0.46, precision="fp32", code_version="test", split="test")
+            store_final_result(session, run_id, fingerprint=fingerprint, code_version="test",
+                               metrics={"test": curve_row(4, 5)["evals"]["test"]})
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    seen: list[str] = []
+    (done,) = api.wait(accepted, poll_s=0.05, timeout_s=20, on_update=lambda r: seen.append(r["status"]))
+    thread.join()
+    assert done["status"] == "succeeded" and seen[0] == "queued"
+    info = api.get_more_info(ARCH, "cifar10", protocol="smoke", is_random=5)
+    assert info["test-accuracy"] == curve_row(4, 5)["evals"]["test"]["acc"] and info["protocol"].startswith("smoke@")
+    assert info["train-accuracy"] == curve_row(4, 5)["train_acc"]  # no train split in the result: last epoch
+    with pytest.raises(ApiError) as caught:
+        RebenchAPI(live["url"]).submit(ARCH, protocol="smoke", seeds=[6])  # no key
+    assert caught.value.status == 401
+
+
+def test_client_imports_without_torch():
+    code = ("import sys; import service.nb201_client, service.client; "
+            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
