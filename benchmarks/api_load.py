@@ -94,7 +94,30 @@ request = function()
   return wrk.format("GET", path)
 end
 """,
+    # The HTML pages (service/web): the same read model, plus templates and inline SVG.
+    "web leaderboard (50 rows)": """
+local datasets = {"cifar10", "cifar10-valid", "cifar100", "ImageNet16-120"}
+local sorts = {"rescaled", "original", "rank_change"}
+request = function()
+  local path = string.format("/web/leaderboard?dataset=%s&sort=%s&page=%d",
+    datasets[math.random(1, 4)], sorts[math.random(1, 3)], math.random(1, 300))
+  return wrk.format("GET", path)
+end
+""",
+    "web arch page": """
+request = function()
+  return wrk.format("GET", "/web/archs/" .. math.random(0, 15624))
+end
+""",
+    "web plots (scatter of all archs)": """
+local datasets = {"cifar10", "cifar10-valid", "cifar100", "ImageNet16-120"}
+request = function()
+  return wrk.format("GET", "/web/plots?dataset=" .. datasets[math.random(1, 4)] .. "&b=arch-aware@nb201-200")
+end
+""",
 }
+WEB_PACED_RATES = {"web leaderboard (50 rows)": 100.0, "web arch page": 100.0, "web plots (scatter of all archs)": 10.0}
+PACED_RATES.update(WEB_PACED_RATES)
 
 
 def create_database() -> str:
@@ -223,6 +246,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the kept benchmark database (skip steps 1-2)")
+    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), metavar="SCENARIO",
+                        help=f"run only these scenarios (default: all): {', '.join(SCENARIOS)}")
     parser.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nb201_original.csv.gz"))
     args = parser.parse_args()
 
@@ -250,6 +275,8 @@ def main() -> None:
         print(f"cold start: /healthz {cold_health:.2f} s, first arch lookup {cold_lookup:.2f} s", flush=True)
         results = []
         for name, script in SCENARIOS.items():
+            if args.only and name not in args.only:
+                continue
             run_wrk(name, script, 5, args.connections)  # warm-up: fills memoised pages / taus
             for rate in (None, PACED_RATES[name]):
                 cpu_before = cpu_seconds(server.pid)
@@ -259,7 +286,7 @@ def main() -> None:
                 stats["server_cpu_us_per_request"] = (cpu_seconds(server.pid) - cpu_before) / stats["requests"] * 1e6
                 stats["load_avg_1m"] = os.getloadavg()[0]
                 results.append(stats)
-                print(f"{name:28s} {stats['mode']:26s} p50 {stats['p50_us'] / 1000:6.2f} ms  "
+                print(f"{name:32s} {stats['mode']:26s} p50 {stats['p50_us'] / 1000:6.2f} ms  "
                       f"p99 {stats['p99_us'] / 1000:6.2f} ms  {stats['req_per_s']:7.0f} req/s  "
                       f"errors {stats['errors']}  server CPU {stats['server_cpu_us_per_request']:.0f} us/req  "
                       f"load {stats['load_avg_1m']:.1f}", flush=True)

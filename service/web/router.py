@@ -7,6 +7,8 @@ and a bad query value gets the API's message (the field and the fix) in an HTML 
 
 from __future__ import annotations
 
+import functools
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,10 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from archscale.datasets import DATASETS
 from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
-from archscale.space import OPS, ArchIndexError, ArchStringError, resolve_arch
+from archscale.space import NUM_CELLS, OPS, ArchIndexError, ArchStringError, resolve_arch
 from service.api.deps import AppState, snapshot_of
 from service.api.errors import ApiError, _validation_items  # the API's own wording of 422s
 from service.api.routes.queue import recent_runs
@@ -84,6 +87,20 @@ def link(path: str, state: dict[str, Any], **changes: Any) -> str:
 templates.globals["link"] = link
 
 
+@functools.lru_cache(maxsize=NUM_CELLS)
+def cell_chips(arch_str: str) -> Markup:
+    """The op chips of one cell, grouped by target node: one ``<span class="op">`` per edge."""
+    nodes = []
+    for part in arch_str.strip("|").split("|+|"):
+        chips = "".join(f'<span class="op op-{escape(tok.split("~")[0])}" title="{escape(tok)}">'
+                        f'{escape(svg.OP_STYLE[tok.split("~")[0]][0])}</span>' for tok in part.split("|"))
+        nodes.append(f'<span class="node-ops">{chips}</span>')
+    return Markup(f'<span class="cell">{"".join(nodes)}</span>')
+
+
+templates.globals["cell_chips"] = cell_chips
+
+
 @router.get("/", response_class=RedirectResponse)
 async def home() -> RedirectResponse:
     return RedirectResponse("/web/leaderboard", status_code=307)
@@ -106,10 +123,19 @@ async def leaderboard_page(request: Request) -> HTMLResponse:
              "per_page": paging.per_page if paging.per_page != 50 else None}
     api_state = {**data, "limit": paging.per_page, "offset": (paging.page - 1) * paging.per_page}
     pages = max(1, -(-body["total"] // paging.per_page))
-    return render("leaderboard.html", nav="leaderboard", q=q, body=body, state=state, page=paging.page, per_page=paging.per_page,
-                  pages=pages, export_csv=link("/v1/leaderboard", api_state, format="csv"),
-                  export_json=link("/v1/leaderboard", api_state, format="json"),
-                  export_all=link("/v1/leaderboard", data, format="csv"))
+
+    def html() -> bytes:
+        page = templates.get_template("leaderboard.html").render(
+            nav="leaderboard", q=q, body=body, state=state, page=paging.page, per_page=paging.per_page,
+            pages=pages, export_csv=link("/v1/leaderboard", api_state, format="csv"),
+            export_json=link("/v1/leaderboard", api_state, format="json"),
+            export_all=link("/v1/leaderboard", data, format="csv"))
+        return zlib.compress(page.encode(), 1)
+
+    # The page depends only on the snapshot and the query: rendering 50 rows of chips costs
+    # ~8 ms, a memoised page (zlib-packed, a few kB) ~0.1 ms. Keyed by the URL's query string.
+    packed = snapshot.remember("web-leaderboard", str(request.query_params), html, limit=512)
+    return HTMLResponse(zlib.decompress(packed))
 
 
 @router.get("/web/archs/{arch}", response_class=HTMLResponse)

@@ -84,6 +84,10 @@ def test_isomorphic_batch_trains_one_run_per_class_and_serves_the_rest(api):
     assert rows[3]["served_from"] is None and rows[3]["rescaled_served"] == 0
     assert board["rescaled"]["served_archs"] == 2 and "served" in board["rescaled"]["provenance"]
     csv = api.get("/v1/leaderboard", params={**BODY, "has_results": "true", "format": "csv"}).text
+    page = api.get("/web/leaderboard", params={**BODY, "has_results": "true"}).text  # the web page marks it too
+    assert page.count('class="served"') == 2 and "↺3<" in page and "↺41<" in page
+    queue = api.get("/web/queue").text
+    assert f"served from #{rep}<" in queue and queue.count("served from #") == 2
     assert "rescaled_served,served_from" in csv and "\n14483," in csv
 
     arch = api.get("/v1/archs/14483", params={"dataset": "cifar10"}).json()
