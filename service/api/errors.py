@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.storage.errors import StorageError
 
-__all__ = ["ApiError", "error_response", "field_errors", "install_error_handlers"]
+__all__ = ["ApiError", "error_response", "field_errors", "install_error_handlers", "validation_items"]
 
 log = logging.getLogger("service.api")
 
@@ -58,7 +58,7 @@ _FIXES = {
 }
 
 
-def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
     items = []
     for error in exc.errors():
         msg = str(error.get("msg", "invalid value"))
@@ -86,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_items(exc)}, status_code=422)
+        return JSONResponse({"detail": validation_items(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -25,7 +25,7 @@ from archscale.datasets import DATASETS
 from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
 from archscale.space import NUM_CELLS, OPS, ArchIndexError, ArchStringError, resolve_arch
 from service.api.deps import AppState, snapshot_of
-from service.api.errors import ApiError, _validation_items  # the API's own wording of 422s
+from service.api.errors import ApiError, validation_items  # the API's own wording of 422s
 from service.api.routes.queue import recent_runs
 from service.schemas.rankings import ORIGINAL_SOURCES, LeaderboardQuery
 
@@ -57,7 +57,7 @@ def render(template: str, code: int = 200, **context: Any) -> HTMLResponse:
 def error_page(exc: Exception, title: str) -> HTMLResponse:
     """The API's error items (field + fix) in an HTML box, with the API's status code."""
     if isinstance(exc, RequestValidationError):
-        status, items = 422, _validation_items(exc)
+        status, items = 422, validation_items(exc)
     else:
         assert isinstance(exc, ApiError)
         status, items = exc.status, [{"type": exc.type, "loc": exc.loc, "msg": exc.msg}]
