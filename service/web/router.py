@@ -113,10 +113,14 @@ async def leaderboard_page(request: Request) -> HTMLResponse:
         paging = validate(WebPage, {k: data.pop(k) for k in PAGE_FIELDS if k in data})
         for name in API_ONLY:
             data.pop(name, None)
-        q = validate(LeaderboardQuery, {**data, "limit": paging.per_page,
-                                        "offset": (paging.page - 1) * paging.per_page})
+        offset = min((paging.page - 1) * paging.per_page, NUM_CELLS)  # past the end: the check below names `page`
+        q = validate(LeaderboardQuery, {**data, "limit": paging.per_page, "offset": offset})
         snapshot = await snapshot_of(request)
         body = leaderboard_view(snapshot, q)
+        last = max(1, -(-body["total"] // paging.per_page))
+        if paging.page > last:
+            raise ApiError(422, f"page {paging.page}: this view has {body['total']} architectures, {last} page(s) "
+                                f"of {paging.per_page}; use a page from 1 to {last}", ["query", "page"])
     except (RequestValidationError, ApiError) as exc:
         return error_page(exc, "Leaderboard")
     state = {**data, "page": paging.page if paging.page > 1 else None,

@@ -139,3 +139,14 @@ def test_pages_stay_out_of_the_openapi_schema(web_api):
     assert "/v1/runs" in paths and "get" in paths["/v1/runs"]
     assert not [p for p in paths if p == "/" or p.startswith("/web")]
     assert web_api.get("/web/static/style.css").status_code == 200
+
+
+def test_a_page_past_the_last_names_the_page_and_the_range(web_api):
+    total = web_api.get(f"/v1/leaderboard?{SMOKE}&has_results=true&limit=1").json()["total"]
+    last = -(-total // 10)
+    assert web_api.get(f"/web/leaderboard?{SMOKE}&has_results=true&per_page=10&page={last}").status_code == 200
+    for page in (last + 1, 15_000):
+        response = web_api.get(f"/web/leaderboard?{SMOKE}&has_results=true&per_page=10&page={page}")
+        assert response.status_code == 422
+        assert "page" in response.text and f"use a page from 1 to {last}" in response.text
+        assert "offset" not in response.text  # the web form has no offset: the error speaks of pages
