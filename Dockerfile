@@ -30,7 +30,7 @@ CMD ["sh", "-c", "rebench db upgrade && rebench serve --host 0.0.0.0 --port 8000
 # default version is the one CI tests (scripts/setup.sh installs its CPU build).
 FROM python:${PYTHON_VERSION}-slim AS worker
 ARG TORCH_VERSION=2.13.0
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 REBENCH_HOME=/var/lib/rebench DATA_ROOT=/data
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 REBENCH_HOME=/var/lib/rebench REBENCH_DATA_ROOT=/data
 WORKDIR /app
 COPY --from=source /src /app
 # mup (the "mup" scaling) comes without its dependencies, as in scripts/setup.sh: its pins break

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
-__all__ = ["Settings", "get_settings", "default_home", "normalise_database_url"]
+__all__ = ["Settings", "get_settings", "default_home", "normalise_database_url", "ENV_PREFIX"]
+
+#: ``REBENCH_QUEUE`` sets ``queue``; the bare ``QUEUE`` too, with lower priority
+ENV_PREFIX = "REBENCH_"
 
 
 def default_home() -> Path:
@@ -41,9 +45,21 @@ def normalise_database_url(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    """One process's configuration. Environment names are the upper-case field names."""
+    """One process's configuration, from ``REBENCH_<FIELD>`` or the bare ``<FIELD>`` in the
+    environment (upper-case field names; the prefixed name wins when both are set)."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The prefix keeps our settings apart from other tools' DEVICE or QUEUE; the bare names
+        # stay accepted (and DATABASE_URL / BROKER_URL are what deployments conventionally set).
+        prefixed = EnvSettingsSource(settings_cls, env_prefix=ENV_PREFIX, case_sensitive=False)
+        return init_settings, prefixed, env_settings, dotenv_settings, file_secret_settings
 
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file under REBENCH_HOME")
     broker_url: str | None = Field(None, description="Celery broker (redis://...); unset: embedded worker")

@@ -21,7 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from service.cli import app
-from service.settings import Settings
+from service.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -106,7 +106,7 @@ def test_every_command_was_found():
 
 
 def test_environment_is_read_by_settings():
-    fields = {name.upper() for name in Settings.model_fields}
+    fields = {prefix + name.upper() for name in Settings.model_fields for prefix in ("", ENV_PREFIX)}
     for name in OURS:
         env = SERVICES[name].get("environment", {})
         unknown = set(env) - fields - NOT_SETTINGS

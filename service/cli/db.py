@@ -12,7 +12,7 @@ from ._common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True, help="Database schema: migrations and reference data.")
 
-DatabaseUrl = typer.Option(None, "--database-url", envvar="DATABASE_URL",
+DatabaseUrl = typer.Option(None, "--database-url", envvar=["REBENCH_DATABASE_URL", "DATABASE_URL"],
                            help="SQLAlchemy URL (default: the embedded SQLite file under REBENCH_HOME).")
 
 

@@ -18,9 +18,11 @@ __all__ = ["serve", "worker", "submit", "demo", "start_embedded_worker"]
 
 def _set_env(**values: object) -> None:
     """CLI flags become the environment, so the settings of every child process agree."""
+    from service.settings import ENV_PREFIX
+
     for name, value in values.items():
         if value is not None:
-            os.environ[name.upper()] = str(value)
+            os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)  # the prefixed name wins over a bare one
 
 
 def start_embedded_worker() -> subprocess.Popen:
@@ -40,7 +42,7 @@ def start_embedded_worker() -> subprocess.Popen:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="Port."),
-    data_root: Optional[Path] = typer.Option(None, envvar="DATA_ROOT", help="Datasets for the embedded worker."),
+    data_root: Optional[Path] = typer.Option(None, envvar=["REBENCH_DATA_ROOT", "DATA_ROOT"], help="Datasets for the embedded worker."),
     embedded_worker: bool = typer.Option(True, help="With no BROKER_URL: train queued runs in a child process."),
 ) -> None:
     """Run the API (and, with no BROKER_URL, the embedded worker). Migrates the database first."""
@@ -69,7 +71,7 @@ def worker(
     per_gpu: int = typer.Option(1, help="Worker processes per GPU (concurrent runs on one GPU)."),
     queue: Optional[str] = typer.Option(None, help="Queue to consume (default: gpu, or cpu without GPUs)."),
     reaper: bool = typer.Option(True, help="Also run the reaper (stale runs, lost messages)."),
-    data_root: Optional[Path] = typer.Option(None, envvar="DATA_ROOT", help="Datasets."),
+    data_root: Optional[Path] = typer.Option(None, envvar=["REBENCH_DATA_ROOT", "DATA_ROOT"], help="Datasets."),
 ) -> None:
     """Start one Celery worker process per GPU (CUDA is never touched in this parent)."""
     from service.settings import get_settings
@@ -157,7 +159,7 @@ def follow(client, run_ids: list[int]) -> list[dict]:  # type: ignore[no-untyped
 
 
 def demo(
-    data_root: Path = typer.Option(Path("../shared/data"), envvar="DATA_ROOT",
+    data_root: Path = typer.Option(Path("../shared/data"), envvar=["REBENCH_DATA_ROOT", "DATA_ROOT"],
                                    help="Folder with cifar10-jpeg.tar.gz (or cifar-10-batches-py/) and "
                                         "nb201_original.csv.gz."),
     archs: list[str] = typer.Option(["6111"], "--arch", help="Cells to train (repeatable; default: the best "
