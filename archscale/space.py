@@ -236,7 +236,9 @@ def resolve_arch(arch: Cell | str | int) -> Cell:
         return arch
     if isinstance(arch, int) and not isinstance(arch, bool):
         return cell_at(arch)
-    if isinstance(arch, str) and arch.isascii() and arch.isdigit():  # not "²": isdigit() alone accepts it
+    if isinstance(arch, str) and arch.isdigit():
+        if not arch.isascii():  # '²'.isdigit() is True, but int('²') fails and it is no cell string
+            raise ArchStringError(f"arch {arch!r}: write an index with ASCII digits 0-9, or a cell string")
         return cell_at(int(arch))
     return parse_arch(arch)
 

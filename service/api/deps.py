@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry
 
+from archscale.space import ArchIndexError, ArchStringError, resolve_arch
 from service.dispatch import CeleryDispatcher, EmbeddedDispatcher
 from service.settings import Settings
 from service.storage.database import Database
@@ -19,7 +20,7 @@ from service.storage.readmodel import Snapshot
 from .cache import NotReady, SnapshotCache
 from .errors import ApiError
 
-__all__ = ["AppState", "get_state", "snapshot_of", "require_api_key", "API_KEY_HEADER"]
+__all__ = ["AppState", "get_state", "snapshot_of", "require_api_key", "path_arch_index", "API_KEY_HEADER"]
 
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="write key from `rebench api-key create`; reads need none")
@@ -66,3 +67,14 @@ def require_api_key(key: str | None = Depends(API_KEY_HEADER), state: AppState =
                                 "a new one with `rebench api-key create`", ["header", "X-API-Key"], "unauthorized")
         found.last_used_at = utcnow()
         return found.id
+
+
+def path_arch_index(arch: str) -> int:
+    """The ``{arch}`` path segment (index or cell string) as an index: 404 outside the space,
+    422 for a malformed string (the parser's message says how to write one)."""
+    try:
+        return resolve_arch(arch).index
+    except ArchIndexError as exc:
+        raise ApiError(404, f"{exc}; use an index 0..15624 or a cell string", ["path", "arch"], "not_found") from None
+    except ArchStringError as exc:
+        raise ApiError(422, str(exc), ["path", "arch"], "arch_string") from None

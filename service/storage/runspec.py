@@ -72,9 +72,6 @@ def check_trainable(arch_index: int, scaling: str) -> None:
 def resolve_arch_index(arch: object, field: str = "arch") -> int:
     if isinstance(arch, bool) or not isinstance(arch, (int, str)):
         raise InvalidField(f"arch must be a cell string or an index 0..15624, got {type(arch).__name__}", field)
-    if isinstance(arch, str) and arch.isdigit() and not arch.isascii():
-        # str.isdigit() accepts '²' or '٣', which int() then rejects: refuse them here.
-        raise InvalidField(f"arch {arch!r}: write an index with ASCII digits 0-9, or pass a cell string", field)
     try:
         return resolve_arch(arch).index
     except (ArchStringError, ArchIndexError) as exc:

@@ -13,13 +13,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 
-from archscale.space import ArchIndexError, ArchStringError, cell_at, format_arch, resolve_arch
+from archscale.space import cell_at, format_arch
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
 from service.storage.models import RUN_STATUSES, Protocol, Run
 from service.storage.runs import resolve_protocol
 
-from ..deps import AppState, get_state
-from ..errors import ApiError, field_errors
+from ..deps import AppState, get_state, path_arch_index
+from ..errors import field_errors
 from .runs import protocol_out
 
 __all__ = ["router"]
@@ -40,12 +40,7 @@ def list_arch_runs(
     status: RunStatus | None = Query(None, description="only runs in this status"),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
-    try:  # as GET /v1/archs/{arch}: 404 for an index outside the space, 422 for a malformed string
-        index = resolve_arch(arch).index
-    except ArchIndexError as exc:
-        raise ApiError(404, f"{exc}; use an index 0..15624 or a cell string", ["path", "arch"], "not_found") from None
-    except ArchStringError as exc:
-        raise ApiError(422, str(exc), ["path", "arch"], "arch_string") from None
+    index = path_arch_index(arch)  # as GET /v1/archs/{arch}: 404 outside the space, 422 malformed
     with field_errors("query"):
         spec = resolve_protocol(protocol, "protocol") if protocol is not None else None
     query = (sa.select(Run, Protocol).join(Protocol, Protocol.id == Run.protocol_id)

@@ -13,13 +13,12 @@ from fastapi.responses import Response
 from archscale.dag import from_nb201
 from archscale.datasets import DATASETS
 from archscale.scaling import init_multipliers
-from archscale.space import OPS, ArchIndexError, ArchStringError, cell_at, resolve_arch
+from archscale.space import OPS, cell_at
 from service.schemas.archs import ArchOut
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName
 from service.storage.readmodel import Series, Snapshot
 
-from ..deps import snapshot_of
-from ..errors import ApiError
+from ..deps import path_arch_index, snapshot_of
 from ..sources import protocol_info
 
 router = APIRouter(tags=["archs"])
@@ -97,15 +96,7 @@ async def read_arch(
                      examples=[EXAMPLE_ARCH, "6111"], max_length=300),
     dataset: DatasetName | None = Query(None, description="only this setting (default: all four)"),
 ) -> Response:
-    if arch.isdigit() and not arch.isascii():  # '²'.isdigit() is True, int('²') fails
-        raise ApiError(422, f"arch {arch!r}: write an index with ASCII digits 0-9, or a cell string",
-                       ["path", "arch"], "arch_string")
-    try:
-        index = resolve_arch(arch).index
-    except ArchIndexError as exc:
-        raise ApiError(404, f"{exc}; use an index 0..15624 or a cell string", ["path", "arch"], "not_found") from None
-    except ArchStringError as exc:
-        raise ApiError(422, str(exc), ["path", "arch"], "arch_string") from None
+    index = path_arch_index(arch)
     datasets = [dataset] if dataset else list(DATASETS)
     snapshot = await snapshot_of(request)
     packed = snapshot.remember("arch", (index, dataset),
