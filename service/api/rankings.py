@@ -141,9 +141,9 @@ def _tau(x: np.ndarray, y: np.ndarray, variant: str) -> tuple[float | None, floa
     return _float(result.statistic), _float(result.pvalue)
 
 
-def _top(values: np.ndarray, candidates: np.ndarray, m: int) -> np.ndarray:
-    order = np.lexsort((candidates, -values[candidates]))
-    return candidates[order[:m]]
+def _ranked(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``candidates`` best first (ties by index): the top m of any K is a prefix of it."""
+    return candidates[np.lexsort((candidates, -values[candidates]))]
 
 
 def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[str, Any] | None:
@@ -168,14 +168,16 @@ def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, va
     a, b = a.own, b.own
     common = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     rows = []
+    by_a = _ranked(a.mean, common) if select_by in ("a", "union") else None  # sorted once, not per K
+    by_b = _ranked(b.mean, common) if select_by in ("b", "union") else None
     for k in ks:
         m = math.ceil(k / 100.0 * len(common))
         if select_by == "a":
-            selection = _top(a.mean, common, m)
+            selection = by_a[:m]
         elif select_by == "b":
-            selection = _top(b.mean, common, m)
+            selection = by_b[:m]
         else:
-            selection = np.union1d(_top(a.mean, common, m), _top(b.mean, common, m))
+            selection = np.union1d(by_a[:m], by_b[:m])
         selection = np.sort(selection)
         x, y = a.mean[selection], b.mean[selection]
         tau, p = _tau(x, y, variant)

@@ -109,7 +109,7 @@ def submit(
         run_ids = []
         try:
             if dedup is not None:  # one POST /v1/batches; the API validates dedup (422 lists the choices)
-                batch = client.submit_batch([int(a) if a.isdigit() else a for a in archs], dedup=dedup,
+                batch = client.submit_batch(list(archs), dedup=dedup,
                                             dataset=dataset, scaling=scaling, protocol=protocol, seeds=seed)
                 for error in batch["errors"]:
                     typer.echo(f"item {error['item']} ({error['arch']}): {error['msg']}", err=True)
@@ -124,7 +124,7 @@ def submit(
                 typer.echo(f"batch {batch['id']}: {batch['runs_trained']} trained, {batch['runs_served']} served "
                            f"(dedup={batch['dedup']})")
             for arch in archs if dedup is None else ():
-                accepted = client.submit(int(arch) if arch.isdigit() else arch, dataset=dataset, scaling=scaling,
+                accepted = client.submit(arch, dataset=dataset, scaling=scaling,
                                          protocol=protocol, seeds=seed)
                 for run in accepted["runs"]:
                     state = "new" if run["created"] else "existing"
@@ -221,7 +221,7 @@ def demo(
             submitted = []
             for arch in archs:
                 for scaling in ("arch-aware", "standard"):
-                    accepted = client.submit(int(arch) if arch.isdigit() else arch, dataset="cifar10",
+                    accepted = client.submit(arch, dataset="cifar10",
                                              scaling=scaling, protocol="smoke", seeds=[777])
                     submitted += [(accepted["arch_index"], scaling, run["id"]) for run in accepted["runs"]]
             console.print(f"training {len(submitted)} smoke runs (first use decodes the JPEG data once)...")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from archscale.datasets import DATASETS
-from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
+from archscale.protocols import PRECISIONS, SCALINGS
 
 __all__ = ["DatasetName", "ScalingName", "PrecisionName", "ErrorItem", "ErrorResponse", "ProtocolInfo",
            "ERROR_RESPONSES", "EXAMPLE_ARCH"]
@@ -51,6 +51,3 @@ class ProtocolInfo(BaseModel):
     epochs: int
     description: str
 
-
-def protocol_names() -> list[str]:
-    return list(PROTOCOLS)

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from .common import ProtocolInfo
 
-__all__ = ["SourceInfo", "NumberOut"]
+__all__ = ["SourceInfo"]
 
 
 class SourceInfo(BaseModel):
@@ -27,22 +27,3 @@ class SourceInfo(BaseModel):
                                              "representative of their isomorphism class (batch dedup): the "
                                              "leaderboard shows and marks them; Kendall tau leaves them out")
     provenance: str
-
-
-class NumberOut(BaseModel):
-    """One number about one architecture, with what it is."""
-
-    source: str
-    kind: str
-    split: str
-    metric: str
-    value: float = Field(description="the ranked number: published seed-mean, or mean over the seeds present")
-    std: float | None = Field(description="sample std (ddof=1) over seeds; null with fewer than 2")
-    n: int = Field(description="seeds behind value; 0 = a published mean whose seeds are not itemised")
-    seeds: list[int]
-    per_seed: dict[str, float]
-    aggregation: str
-    scaling: str
-    protocol: ProtocolInfo | None
-    precision: str | None
-    epochs: int | None

@@ -13,15 +13,16 @@ from typing import Any
 import numpy as np
 import orjson
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from archscale.datasets import DATASETS, get_dataset
+from archscale.datasets import DATASETS
 from archscale.space import cell_at
 from service.api.rankings import kendall_rows
 from service.api.routes.archs import ARCH_PAGES, arch_payload
 from service.api.routes.leaderboard import leaderboard_page, view_keys  # the API's own view builder
-from service.api.sources import parse_source, source_info
+from service.api.query import validate_query
+from service.api.sources import parse_source, resolve_split, source_info
 from service.schemas.rankings import DEFAULT_KS, KendallQuery, LeaderboardQuery
 from service.storage.models import EpochMetric, FinalResult, Protocol, Run
 from service.storage.readmodel import Snapshot
@@ -45,15 +46,7 @@ class PlotsQuery(KendallQuery):
     k: list[float] = Field(list(DEFAULT_KS), exclude=True)
 
 
-def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """``model(**data)`` with errors located in ``query`` as the API locates them."""
-    from fastapi.exceptions import RequestValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])}
-                                      for e in exc.errors(include_url=False)]) from None
+validate = validate_query  # the API's own query validation (errors located under `query`)
 
 
 def leaderboard_view(snapshot: Snapshot, q: LeaderboardQuery) -> dict[str, Any]:
@@ -69,11 +62,6 @@ def arch_view(snapshot: Snapshot, index: int) -> dict[str, Any]:
     payload = orjson.loads(zlib.decompress(packed))
     payload["graph"] = svg.cell_graph(cell_at(index).ops, uid=f"cell{index}")
     return payload
-
-
-def _eval_split(dataset: str) -> str:
-    spec = get_dataset(dataset)
-    return spec.original_test or spec.original_valid or next(iter(spec.eval_splits))
 
 
 def arch_runs(session: Session, index: int, limit: int = 40) -> dict[str, Any]:
@@ -94,7 +82,7 @@ def arch_runs(session: Session, index: int, limit: int = 40) -> dict[str, Any]:
             curves.setdefault(metric.run_id, []).append(metric)
     charts = []
     for dataset in DATASETS:
-        split = _eval_split(dataset)
+        split = resolve_split(dataset, None, [])  # the default evaluation split
         acc, loss = [], []
         for r in runs:
             points = curves.get(r["id"], [])

@@ -8,24 +8,24 @@ not the read model: it is a cold path (one indexed query on ``ix_runs_arch_datas
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 
 from archscale.space import cell_at, format_arch
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
-from service.storage.models import RUN_STATUSES, Protocol, Run
+from service.storage.models import Protocol, Run
 from service.storage.runs import resolve_protocol
 
 from ..deps import AppState, get_state, path_arch_index
 from ..errors import field_errors
+from .queue import RunStatusName
 from .runs import protocol_out
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["archs"])
-RunStatus = Literal[RUN_STATUSES]  # type: ignore[valid-type]
 
 
 @router.get("/v1/archs/{arch}/runs", responses=ERROR_RESPONSES,
@@ -37,7 +37,7 @@ def list_arch_runs(
     scaling: ScalingName | None = Query(None, description="only this scaling"),
     protocol: str | None = Query(None, max_length=64, description="only this protocol (`nb201-200`, `smoke@v2`)"),
     precision: PrecisionName | None = Query(None, description="only this precision"),
-    status: RunStatus | None = Query(None, description="only runs in this status"),
+    status: RunStatusName | None = Query(None, description="only runs in this status"),
     state: AppState = Depends(get_state),
 ) -> dict[str, Any]:
     index = path_arch_index(arch)  # as GET /v1/archs/{arch}: 404 outside the space, 422 malformed

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.schemas.health import Health, Ready
-from service.storage.models import Run
+from service.storage.models import RUN_STATUSES, Run
 
 from ..deps import AppState, get_state
 
@@ -68,7 +68,7 @@ def metrics(state: AppState = Depends(get_state)) -> Response:
         with state.db.engine.connect() as conn:
             counts = dict(conn.execute(sa.select(Run.status, sa.func.count()).group_by(Run.status)).all())
         lines.append("# HELP rebench_runs Runs in the database by status\n# TYPE rebench_runs gauge\n")
-        for status in ("queued", "running", "succeeded", "failed", "cancelled"):
+        for status in RUN_STATUSES:
             lines.append(f'rebench_runs{{status="{status}"}} {counts.get(status, 0)}\n')
     except Exception:  # metrics must answer even when the database does not
         lines.append("# rebench_runs unavailable: database unreachable\n")

@@ -15,10 +15,10 @@ from service.storage.models import RUN_STATUSES, Protocol, Run
 
 from ..deps import AppState, get_state
 
-__all__ = ["router", "recent_runs"]
+__all__ = ["router", "recent_runs", "RunStatusName"]
 
 router = APIRouter(tags=["runs"])
-StatusName = Literal[RUN_STATUSES]  # type: ignore[valid-type]
+RunStatusName = Literal[RUN_STATUSES]  # type: ignore[valid-type]
 
 
 def _summary(run: Run, protocol_key: str) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def recent_runs(session: Session, statuses: list[str], limit: int) -> dict[str, 
 
 @router.get("/v1/runs", response_model=RunList, responses=ERROR_RESPONSES,
             summary="Recent runs with progress (running, then queued, then finished): the live queue")
-def list_runs(status: list[StatusName] = Query([], description="only these statuses (repeat: ?status=queued&status=running)"),
+def list_runs(status: list[RunStatusName] = Query([], description="only these statuses (repeat: ?status=queued&status=running)"),
               limit: int = Query(50, ge=1, le=500, description="runs to list"),
               state: AppState = Depends(get_state)) -> dict[str, Any]:
     with state.db.transaction() as session:
