@@ -42,4 +42,4 @@ RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" && pip install --no-cac
     && chown -R rebench /var/lib/rebench
 USER rebench
 # One Celery worker process per visible GPU; CUDA is only touched inside the children.
-CMD ["rebench", "worker", "--queue", "gpu"]
+CMD ["rebench", "worker"]

@@ -190,7 +190,8 @@ def wait_for(url: str, deadline: float) -> float:
 
 
 def start_server(url: str) -> tuple[subprocess.Popen, float, float]:
-    env = {**os.environ, "DATABASE_URL": url, "BROKER_URL": "", "PYTHONPATH": str(ROOT)}
+    # prefixed names: they win over anything the shell exports (service/settings.py)
+    env = {**os.environ, "REBENCH_DATABASE_URL": url, "REBENCH_BROKER_URL": "", "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(PORT),

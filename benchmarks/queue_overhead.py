@@ -77,8 +77,9 @@ def main() -> None:
     db = Database(f"{PG}/{name}")
     db.init()
     queue = f"bench-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "DATABASE_URL": db.url, "BROKER_URL": REDIS, "QUEUE": queue, "HEARTBEAT_S": "60",
-           "REBENCH_HOME": f"/tmp/{name}", "DEVICE": "cpu"}
+    settings = {"DATABASE_URL": db.url, "BROKER_URL": REDIS, "QUEUE": queue, "HEARTBEAT_S": "60", "DEVICE": "cpu"}
+    # prefixed names: they win over anything the shell exports (service/settings.py)
+    env = {**os.environ, **{f"REBENCH_{k}": v for k, v in settings.items()}, "REBENCH_HOME": f"/tmp/{name}"}
     workers = [subprocess.Popen([sys.executable, __file__, "--noop-worker", "-A", "worker.celery_app", "worker",
                                  "--pool", "solo", "-Q", queue, "-n", f"{queue}-{i}@%h", "--loglevel", "WARNING",
                                  "--without-gossip", "--without-mingle"], cwd=ROOT, env=env)

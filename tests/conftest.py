@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from service.settings import ENV_PREFIX, Settings
+
 ROOT = Path(__file__).resolve().parents[1]
+
+# Tests configure their processes with the bare setting names (DATABASE_URL, QUEUE, ...). A
+# REBENCH_<NAME> exported in the developer's shell would win over them (service/settings.py)
+# and point tests at that database or queue: drop those before any test or child process runs.
+for _name in Settings.model_fields:
+    os.environ.pop(ENV_PREFIX + _name.upper(), None)
 
 
 def data_dir() -> Path:

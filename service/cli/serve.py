@@ -13,7 +13,7 @@ import typer
 
 from ._common import fail
 
-__all__ = ["serve", "worker", "submit", "demo", "start_embedded_worker"]
+__all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker"]
 
 
 def _set_env(**values: object) -> None:
@@ -69,7 +69,8 @@ def serve(
 def worker(
     gpus: Optional[int] = typer.Option(None, "--gpu", help="GPUs to use (default: all that nvidia-smi lists)."),
     per_gpu: int = typer.Option(1, help="Worker processes per GPU (concurrent runs on one GPU)."),
-    queue: Optional[str] = typer.Option(None, help="Queue to consume (default: gpu, or cpu without GPUs)."),
+    queue: Optional[str] = typer.Option(None, help="Queue to consume (default: the QUEUE setting when set, else gpu, "
+                                                    "or cpu without GPUs)."),
     reaper: bool = typer.Option(True, help="Also run the reaper (stale runs, lost messages)."),
     data_root: Optional[Path] = typer.Option(None, envvar=["REBENCH_DATA_ROOT", "DATA_ROOT"], help="Datasets."),
 ) -> None:
@@ -85,7 +86,15 @@ def worker(
     if per_gpu < 1:
         fail(f"--per-gpu {per_gpu}: use 1 or more")
     n = count_gpus() if gpus is None else gpus
-    raise typer.Exit(Supervisor(settings, worker_commands(n, per_gpu, queue), reaper=reaper).run())
+    raise typer.Exit(Supervisor(settings, worker_commands(n, per_gpu, worker_queue(queue, settings)),
+                                reaper=reaper).run())
+
+
+def worker_queue(option: str | None, settings) -> str | None:
+    """``--queue``, else the queue the API sends to when it was configured (REBENCH_QUEUE / QUEUE:
+    a deployment that renames it must not queue runs no worker reads), else None: ``gpu``, or
+    ``cpu`` on a machine without GPUs (``worker_commands``)."""
+    return option or (settings.queue if "queue" in settings.model_fields_set else None)
 
 
 def submit(
