@@ -9,15 +9,9 @@ Two dispatchers, chosen by ``BROKER_URL``:
     torch: the API process only needs celery's client side.
 
 ``EmbeddedDispatcher`` (no BROKER_URL)
-    Runs stay ``queued`` in the database; an in-process worker (the embedded runner of the
-    worker package) polls for queued runs and waits on :attr:`EmbeddedDispatcher.wakeup`
-    between polls, so a submission starts at once instead of at the next poll::
-
-        dispatcher = app.state.dispatcher            # an EmbeddedDispatcher
-        while not stopping.is_set():
-            dispatcher.wakeup.wait(timeout=5.0)
-            dispatcher.wakeup.clear()
-            ... claim and train queued runs (service.storage.runs.claim_run) ...
+    Runs stay ``queued`` in the database: the embedded runner (``worker.embedded``, a child
+    process of ``rebench serve``) polls the database for them every second and claims them
+    with ``service.storage.runs.claim_run``. Nothing is sent anywhere.
 
 A dispatch failure never loses a run: it is already ``queued`` in the database, and the
 reaper (``service.storage.runs.list_stale_runs``) re-sends queued runs older than a limit.
@@ -53,13 +47,10 @@ class EmbeddedDispatcher:
     kind = "embedded"
 
     def __init__(self) -> None:
-        self.wakeup = threading.Event()
-        self.enqueued = 0
+        self.enqueued = 0  # runs handed over (counted for tests and metrics; the runner polls)
 
     def enqueue(self, run_ids: Sequence[int]) -> bool:
-        if run_ids:
-            self.enqueued += len(run_ids)
-            self.wakeup.set()
+        self.enqueued += len(run_ids)
         return True
 
     def ping(self) -> None:

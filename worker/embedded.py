@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 
+from service.dispatch import EmbeddedDispatcher
 from service.settings import Settings, get_settings
 from service.storage import runs as run_repo
 from service.storage.database import Database
@@ -23,13 +24,6 @@ from .reaper import reap_once
 __all__ = ["next_queued_run", "run_embedded", "main"]
 
 log = logging.getLogger(__name__)
-
-
-class _NoBroker:
-    kind = "embedded"
-
-    def enqueue(self, run_ids) -> bool:  # the loop below polls the database instead
-        return True
 
 
 def next_queued_run(db: Database) -> int | None:
@@ -43,7 +37,7 @@ def run_embedded(settings: Settings, stop: threading.Event, poll_s: float = 1.0)
     worker_id = f"embedded:{worker_identity()}"
     while not stop.is_set():
         try:
-            reap_once(db, _NoBroker(), settings.stale_after_s, resend_after_s=0.0, broker_backlog=None)
+            reap_once(db, EmbeddedDispatcher(), settings.stale_after_s, resend_after_s=0.0, broker_backlog=None)
             run_id = next_queued_run(db)
             if run_id is None:
                 stop.wait(poll_s)

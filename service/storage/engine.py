@@ -10,15 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_session_factory", "is_sqlite", "is_postgres"]
-
-
-def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
-def is_postgres(engine: sa.Engine | sa.Connection) -> bool:
-    return engine.dialect.name == "postgresql"
+__all__ = ["make_engine", "make_session_factory"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

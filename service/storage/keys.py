@@ -47,11 +47,8 @@ def create_key(session: Session, name: str) -> NewKey:
     return NewKey(key.id, key.name, prefix, secret, key.created_at)
 
 
-def list_keys(session: Session, include_revoked: bool = True) -> list[ApiKey]:
-    query = sa.select(ApiKey).order_by(ApiKey.id)
-    if not include_revoked:
-        query = query.where(ApiKey.revoked_at.is_(None))
-    return list(session.scalars(query))
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(sa.select(ApiKey).order_by(ApiKey.id)))
 
 
 def revoke_key(session: Session, ident: str) -> ApiKey:

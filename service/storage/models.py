@@ -14,14 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "FINAL_STATUSES", "utcnow",
+    "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "utcnow",
     "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult",
     "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta",
 ]
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
-FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 
 def utcnow() -> datetime:

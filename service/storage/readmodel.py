@@ -99,9 +99,7 @@ class Series:
             return self
         per_seed = np.where(self.served, np.nan, self.per_seed)
         n = np.count_nonzero(~np.isnan(per_seed), axis=1)
-        mean = _nan(len(n))
-        mean[n > 0] = np.nanmean(per_seed[n > 0], axis=1)
-        return Series(self.key, self.kind, mean, _std(per_seed), n, self.seeds, per_seed, self.aggregation,
+        return Series(self.key, self.kind, _mean(per_seed), _std(per_seed), n, self.seeds, per_seed, self.aggregation,
                       self.scaling, self.protocol, self.precision, self.provenance + " (served numbers left out)")
 
 
@@ -162,6 +160,14 @@ class Snapshot:
 
 def _nan(n: int = NUM_CELLS) -> np.ndarray:
     return np.full(n, np.nan)
+
+
+def _mean(per_seed: np.ndarray) -> np.ndarray:
+    """Mean over the seeds present; NaN where an arch has none."""
+    some = np.count_nonzero(~np.isnan(per_seed), axis=1) > 0
+    out = _nan(per_seed.shape[0])
+    out[some] = np.nanmean(per_seed[some], axis=1)
+    return out
 
 
 def _std(per_seed: np.ndarray) -> np.ndarray:
@@ -265,7 +271,7 @@ def _load_originals(conn: sa.Connection, protocols: dict[int, ProtocolRow], out:
         n = np.count_nonzero(~np.isnan(per_seed), axis=1)
         fill = np.isnan(mean) & (n > 0)  # per-seed rows without a published mean: average them
         if fill.any():
-            mean[fill] = np.nanmean(per_seed[fill], axis=1)
+            mean[fill] = _mean(per_seed)[fill]
         out[key] = Series(key, "original", mean, _std(per_seed), n, seeds, per_seed,
                           "seed-mean as published by the source", "standard", nb201, None,
                           provenance.get(source, ""))
@@ -316,9 +322,7 @@ def _load_rescaled(conn: sa.Connection, protocols: dict[int, ProtocolRow], out: 
             served_from[s_arch] = extra[:, 3].astype(np.int64)
             served_from[~flags.any(axis=1)] = -1
         n = np.count_nonzero(~np.isnan(per_seed), axis=1)
-        mean = _nan()
-        some = n > 0
-        mean[some] = np.nanmean(per_seed[some], axis=1)
+        mean = _mean(per_seed)
         provenance = f"final results of succeeded runs ({scaling}, {protocol.key}, {precision})"
         if flags is not None and flags.any():
             provenance += ("; some numbers are served from a representative of the arch's isomorphism class "

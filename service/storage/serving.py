@@ -20,13 +20,12 @@ import sqlalchemy as sa
 
 from .models import ACTIVE_STATUSES, Run, utcnow
 
-__all__ = ["DEDUP_MODES", "SERVING_MODES", "sync_served", "is_trained", "arch_of_runs"]
+__all__ = ["DEDUP_MODES", "sync_served", "is_trained", "arch_of_runs"]
 
 #: ``exact``: one run per (arch, dataset, scaling, protocol, seed, precision), nothing served.
 #: ``isomorphic``: one run per ``archscale.isomorphism.relabel_key`` class (the same network).
 #: ``nb201``: one run per ``nb201_unique_key`` class (NB201's 6,466; an approximation).
 DEDUP_MODES = ("exact", "isomorphic", "nb201")
-SERVING_MODES = ("isomorphic", "nb201")
 
 _runs = Run.__table__
 
