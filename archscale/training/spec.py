@@ -105,10 +105,6 @@ class RunSpec:
                                             "cifar-100-python/, ImageNet16/ or cifar10-jpeg.tar.gz")
         return replace(self, arch=cell)
 
-    @property
-    def cell(self) -> Cell:
-        return resolve_arch(self.arch)
-
 
 @dataclass
 class EpochMetrics:

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from archscale.errors import UnknownName
+
 __all__ = ["Experiment", "EXPERIMENTS", "UnknownExperiment", "register", "get_experiment", "run_experiment",
            "replot", "MAX_JSON_BYTES"]
 
@@ -25,9 +27,8 @@ MAX_JSON_BYTES = 1_000_000
 Log = Callable[[str], None]
 
 
-class UnknownExperiment(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
+class UnknownExperiment(UnknownName):
+    """An experiment name not in the registry; the message lists the valid ones."""
 
 
 @dataclass(frozen=True)
