@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from service.storage.keys import create_key
 from service.storage.results import append_epoch, store_final_result
 from service.storage.runs import RunSpec, claim_run, create_runs, mark_failed
 
-from .conftest import settings_for, wipe_runs
+from .conftest import serve_app, settings_for, wipe_runs
 
 ARCH = 6111
 SEEDS = (1, 2)
@@ -64,16 +63,8 @@ def write_run(db, arch: int, dataset: str, scaling: str, protocol: str, seed: in
     return run_id
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live(pg_db) -> Iterator[dict]:
-    import uvicorn
-
     from service.api import create_app
 
     wipe_runs(pg_db)
@@ -85,20 +76,10 @@ def live(pg_db) -> Iterator[dict]:
         mark_failed(session, failed, "test: failed on purpose", None)
         key = create_key(session, "client-live-test").secret
     app = create_app(settings_for(pg_db))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    app.state.rebench.snapshots.refresh()
-    url = f"http://127.0.0.1:{port}"
-    with RebenchAPI(url, api_key=key) as api:
-        yield {"api": api, "url": url, "key": key, "runs": runs, "db": pg_db}
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(app) as url:
+        app.state.rebench.snapshots.refresh()
+        with RebenchAPI(url, api_key=key) as api:
+            yield {"api": api, "url": url, "key": key, "runs": runs, "db": pg_db}
 
 
 @pytest.fixture(scope="module")

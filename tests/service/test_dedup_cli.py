@@ -3,13 +3,9 @@ served by uvicorn on a free port (SQLite; the API tests cover PostgreSQL)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from service.api import create_app
@@ -17,7 +13,7 @@ from service.cli import app as cli
 from service.client import ApiError, RebenchClient
 from service.storage.keys import create_key
 
-from .conftest import settings_for, wipe_runs
+from .conftest import serve_app, settings_for, wipe_runs
 
 
 @pytest.fixture
@@ -25,22 +21,8 @@ def live(sqlite_db) -> Iterator[tuple[str, str]]:
     wipe_runs(sqlite_db)
     with sqlite_db.transaction() as session:
         key = create_key(session, "dedup-cli").secret
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings_for(sqlite_db)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve_app(create_app(settings_for(sqlite_db))) as url:
+        yield url, key
 
 
 def test_cli_submit_with_dedup_sends_one_batch(live):

@@ -10,16 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.service.conftest import settings_for
+from tests.service.conftest import serve_app, settings_for
 
 from .seed import PROTOCOL, set_progress
 
@@ -53,24 +50,10 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def server(web_data) -> Iterator[str]:
-    import uvicorn
-
     from service.api import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings_for(web_data.db))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(settings_for(web_data.db))) as url:
+        yield url
 
 
 @pytest.fixture

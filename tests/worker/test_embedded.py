@@ -7,7 +7,6 @@ Real processes through the real CLI (`rebench serve`, `rebench api-key create`,
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.service.conftest import free_port
 from tests.worker.conftest import ROOT, wait_for
 
 REBENCH = [sys.executable, "-m", "service.cli"]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def embedded_env(home: Path, data_root: Path) -> dict[str, str]:
