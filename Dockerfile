@@ -10,6 +10,7 @@ WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY archscale ./archscale
 COPY service ./service
+COPY migrations ./migrations
 COPY worker ./worker
 
 # ---- api: the web process never imports torch ----------------------------------------

@@ -1,4 +1,4 @@
-"""Apply the Alembic migrations shipped in ``service/migrations``, from any working directory."""
+"""Apply the Alembic migrations (top-level ``migrations/``, shipped as a package), from any working directory."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["alembic_config", "upgrade", "current_revision", "head_revision"]
 def alembic_config() -> Config:
     """An Alembic config that needs no ini file: the scripts are located through the package."""
     config = Config()
-    config.set_main_option("script_location", str(files("service").joinpath("migrations")))
+    config.set_main_option("script_location", str(files("migrations")))
     return config
 
 
@@ -39,5 +39,5 @@ def current_revision(engine: sa.Engine) -> str | None:
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
-        raise RuntimeError("service/migrations has no revisions: the package is incomplete, reinstall it")
+        raise RuntimeError("migrations/ has no revisions: the package is incomplete, reinstall it")
     return head

@@ -81,3 +81,14 @@ def test_cli_db_upgrade_works_from_any_directory(tmp_path):
     bad = subprocess.run([*cli, "db", "upgrade", "--database-url", "nosuchdb://x"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--database-url" in bad.stderr
+
+
+def test_migrations_live_at_the_top_level_and_are_the_ones_applied():
+    """The layout the design card names: ``migrations/`` beside ``service/`` and ``worker/``,
+    and the scripts `rebench db upgrade` applies are those files (no stale copy elsewhere)."""
+    from service.storage.migrate import alembic_config
+
+    assert (ROOT / "migrations" / "versions").is_dir() and not (ROOT / "service" / "migrations").exists()
+    location = Path(alembic_config().get_main_option("script_location")).resolve()
+    assert location == (ROOT / "migrations").resolve()
+    assert "script_location = %(here)s/migrations" in (ROOT / "alembic.ini").read_text()
