@@ -69,18 +69,20 @@ class Settings(BaseSettings):
         default_factory=list, description="allowed CORS origins, comma-separated in the environment; empty: off")
     max_body_bytes: int = Field(1_048_576, gt=0, description="requests with larger bodies get 413")
     max_batch_items: int = Field(1000, gt=0, le=1000, description="archs per POST /v1/batches")
-    stale_after_s: float = Field(300.0, gt=0, description="a running run without heartbeat this long is stale")
+    stale_after_s: float = Field(45.0, gt=0, description="a running run without heartbeat this long is stale "
+                                 "(with heartbeat_s and reaper_interval_s: a dead worker's run is re-queued "
+                                 "within stale_after_s + reaper_interval_s = 55 s)")
     auto_migrate: bool = Field(False, description="migrate and sync reference rows when the API starts")
     cache_check_s: float = Field(1.0, gt=0, description="how often the API checks whether results changed")
     # -- workers (worker/ reads these; the API process ignores them) --------------------
     data_root: Path | None = Field(None, description="datasets for training; default REBENCH_HOME/data")
     cache_dir: Path | None = Field(None, description="decoded-data and base-LR cache; default REBENCH_HOME/cache")
     device: str = Field("auto", description="auto | cpu | cuda for training")
-    heartbeat_s: float = Field(30.0, gt=0, description="a running run beats this often, also inside long epochs")
+    heartbeat_s: float = Field(10.0, gt=0, description="a running run beats this often, also inside long epochs")
     visibility_timeout_s: float = Field(86_400.0, gt=0, description="Redis redelivers an unacked task after this")
     resend_after_s: float = Field(600.0, gt=0, description="the reaper re-sends queued runs older than this "
                                                          "when the broker lost their messages")
-    reaper_interval_s: float = Field(30.0, gt=0, description="how often the reaper looks")
+    reaper_interval_s: float = Field(10.0, gt=0, description="how often the reaper looks")
     retry_max_s: float = Field(300.0, gt=0, description="longest backoff between retries of a transient error")
 
     @field_validator("database_url")

@@ -1,11 +1,18 @@
 """Execute one run by id: the body shared by the Celery task and the embedded runner.
 
-    claim (atomic; skip if finished, cancelled or held by a live worker)
-      -> train via archscale.training.train_run, resuming from the run's checkpoint dir
-         * after every epoch: per-epoch metrics + heartbeat + progress, one transaction;
-           a cancel request raises Cancelled there (the epoch's checkpoint is kept)
-         * a heartbeat thread keeps long epochs alive for the reaper
-      -> store the final result exactly once (one transaction: all rows or none)
+    claim (atomic; skip if finished, cancelled or held by a live worker) -> a lease
+      (run id, worker id, attempt token: ``service.storage.lease``)
+      -> train via archscale.training.train_run in an attempt-specific checkpoint dir seeded
+         from the run's published checkpoint (``worker.checkpoints``)
+         * after every epoch, one transaction that opens by holding the lease: heartbeat +
+           progress, the epoch's metrics, then the checkpoint published into place; a cancel
+           request raises Cancelled there (the epoch's checkpoint is kept)
+         * a heartbeat thread beats (under the lease) inside long epochs for the reaper
+      -> store the final result exactly once, under the lease (all rows or none)
+
+Fencing: every write (epoch rows, checkpoint, final result, status) happens only while the
+lease holds. A worker that lost it (frozen, its run re-queued and claimed by another) gets
+LeaseLost at the next step boundary and stops: it writes nothing more.
 
 Errors: database/broker outages are *transient* (:class:`TransientError`: the caller
 retries later and training resumes from the checkpoint, nothing partial is committed);
@@ -33,7 +40,10 @@ from service.settings import Settings
 from service.storage import results as result_repo
 from service.storage import runs as run_repo
 from service.storage.database import Database
+from service.storage.lease import Lease, LeaseLost, hold, lease_of
 from service.storage.models import Protocol as ProtocolRow
+
+from .checkpoints import AttemptCheckpoint
 
 __all__ = ["TransientError", "Outcome", "execute_run", "worker_identity", "TRANSIENT_ERRORS"]
 
@@ -46,10 +56,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 class TransientError(RuntimeError):
     """Infrastructure failed mid-run; retry the run later (it resumes from its checkpoint)."""
-
-
-class _LostOwnership(Exception):
-    """The run is no longer ours (reclaimed by another worker after a stale heartbeat)."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,12 @@ def _retrying(fn: Callable[[], object], attempts: int = 3, delay_s: float = 0.5)
 
 
 class _Heartbeat(threading.Thread):
-    """Beats every ``every_s`` while an epoch runs, so the reaper never takes a live run."""
+    """Beats every ``every_s`` while an epoch runs (liveness inside long epochs), under the
+    lease: once it is lost the thread stops beating and the epoch callback stops the run."""
 
-    def __init__(self, db: Database, run_id: int, worker_id: str, every_s: float):
-        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
-        self.db, self.run_id, self.worker_id, self.every_s = db, run_id, worker_id, every_s
+    def __init__(self, db: Database, lease: Lease, every_s: float):
+        super().__init__(name=f"heartbeat-{lease.run_id}", daemon=True)
+        self.db, self.lease, self.every_s = db, lease, every_s
         self.stopped = threading.Event()
         self.lost = False
 
@@ -88,10 +95,12 @@ class _Heartbeat(threading.Thread):
         while not self.stopped.wait(self.every_s):
             try:
                 with self.db.transaction() as session:
-                    beat = run_repo.heartbeat(session, self.run_id, self.worker_id)
-                self.lost = not beat.owned
+                    hold(session, self.lease)
+            except LeaseLost:
+                self.lost = True
+                return
             except TRANSIENT_ERRORS as exc:  # the epoch callback decides; keep trying
-                log.warning("heartbeat of run %s failed: %s", self.run_id, exc)
+                log.warning("heartbeat of run %s failed: %s", self.lease.run_id, exc)
 
 
 def execute_run(run_id: int, db: Database, settings: Settings, worker_id: str | None = None) -> Outcome:
@@ -111,51 +120,62 @@ def execute_run(run_id: int, db: Database, settings: Settings, worker_id: str | 
                 run_repo.mark_failed(session, run_id, f"run {run_id} asks for {protocol.name}@v{protocol.version}, "
                                      f"this worker trains {get_protocol(protocol.name).key}: upgrade the worker")
                 return "mismatch"
-            return run.arch_index, run.dataset, run.scaling, protocol.name, run.seed, run.precision
+            return (lease_of(run, worker_id), run.arch_index, run.dataset, run.scaling, protocol.name, run.seed,
+                    run.precision)
 
     claimed = _retrying(claim)
     if claimed is None:
         return Outcome(run_id, "skipped", "finished, cancelled or held by a live worker")
     if claimed == "mismatch":
         return Outcome(run_id, "failed", "protocol version mismatch")
-    arch_index, dataset, scaling, protocol, seed, precision = claimed
+    lease, arch_index, dataset, scaling, protocol, seed, precision = claimed
     spec = RunSpec(arch=arch_index, dataset=dataset, scaling=scaling, protocol=protocol, seed=seed,
                    precision=precision, data_root=settings.resolved_data_root, device=settings.device,
                    cache_dir=settings.resolved_cache_dir)
-    checkpoint_dir = settings.resolved_artifact_dir / "runs" / str(run_id)
-    beat = _Heartbeat(db, run_id, worker_id, settings.heartbeat_s)
+    checkpoint = AttemptCheckpoint(settings.resolved_artifact_dir / "runs" / str(run_id), lease.token)
+    beat = _Heartbeat(db, lease, settings.heartbeat_s)
 
     def on_epoch(metrics) -> None:
+        if beat.lost:
+            raise LeaseLost(f"run {run_id}: lease lost (heartbeat)", "run_id")
+
         def record():
             with db.transaction() as session:
+                held = hold(session, lease, epoch=metrics.epoch, total_epochs=metrics.epochs)  # locks the row
                 result_repo.append_epoch(session, run_id, metrics.epoch, train_loss=metrics.train_loss,
                                          train_acc=metrics.train_acc, lr=metrics.lr, seconds=metrics.seconds,
                                          evals=metrics.eval)
-                return run_repo.heartbeat(session, run_id, worker_id, epoch=metrics.epoch,
-                                          total_epochs=metrics.epochs)
+                checkpoint.publish()  # still inside the locked transaction: only under the lease
+                return held
 
-        state = _retrying(record)
-        if not state.owned or beat.lost:
-            raise _LostOwnership()
-        if state.cancel_requested:
+        if _retrying(record).cancel_requested:
             raise Cancelled()
 
     beat.start()
     try:
-        result = train_run(spec, checkpoint_dir, on_epoch)
+        result = train_run(spec, checkpoint.prepare(), on_epoch)
     except Cancelled:
-        _retrying(lambda: _in_tx(db, run_repo.mark_cancelled, run_id))
-        return Outcome(run_id, "cancelled", f"checkpoint kept in {checkpoint_dir}")
-    except _LostOwnership:
-        return Outcome(run_id, "lost", "another worker holds the run now")
+        try:
+            _retrying(lambda: _in_tx(db, run_repo.mark_cancelled, run_id, lease))
+        except LeaseLost:
+            return _lost(run_id, checkpoint)
+        return Outcome(run_id, "cancelled", f"checkpoint kept in {checkpoint.run_dir}")
+    except LeaseLost:
+        return _lost(run_id, checkpoint)
     except TransientError:
+        checkpoint.discard()  # the retry claims a new attempt, resuming from what was published
         raise
     except TRANSIENT_ERRORS as exc:
+        checkpoint.discard()
         raise TransientError(str(exc)) from exc
     except Exception as exc:  # deterministic: the run itself is broken
+        checkpoint.discard()
         trace_id = _save_traceback(settings.resolved_artifact_dir)
         message = f"{type(exc).__name__}: {exc}"
-        _retrying(lambda: _in_tx(db, run_repo.mark_failed, run_id, message, trace_id))
+        try:
+            _retrying(lambda: _in_tx(db, run_repo.mark_failed, run_id, message, trace_id, lease))
+        except LeaseLost:
+            return _lost(run_id, checkpoint)
         return Outcome(run_id, "failed", message)
     finally:
         beat.stopped.set()
@@ -169,16 +189,29 @@ def execute_run(run_id: int, db: Database, settings: Settings, worker_id: str | 
         with db.transaction() as session:
             # The whole curve again (idempotent upserts): an epoch trained before a database
             # outage and restored from the checkpoint was never reported by on_epoch.
+            hold(session, lease)  # first: the row stays locked for every write below
             for row in result.epochs:
                 result_repo.append_epoch(session, run_id, row["epoch"], train_loss=row["train_loss"],
                                          train_acc=row["train_acc"], lr=row["lr"], seconds=row["seconds"],
                                          evals=row["eval"])
+            checkpoint.publish()
             return result_repo.store_final_result(session, run_id, fingerprint=result.fingerprint,
                                                   code_version=result.provenance.get("code_version", ""),
                                                   metrics=metrics, seconds=result.wall_seconds, extra=extra)
 
-    _retrying(store)
+    try:
+        _retrying(store)
+    except LeaseLost:
+        return _lost(run_id, checkpoint)
+    checkpoint.discard()
     return Outcome(run_id, "succeeded", f"{result.wall_seconds:.1f} s")
+
+
+def _lost(run_id: int, checkpoint: AttemptCheckpoint) -> Outcome:
+    """The lease is gone: drop this attempt's unpublished checkpoint and stop, writing nothing."""
+    checkpoint.discard()
+    log.warning("run %s: lease lost; this attempt stops without writing", run_id)
+    return Outcome(run_id, "lost", "another attempt holds the run now; this one wrote nothing more")
 
 
 def _in_tx(db: Database, fn, *args):

@@ -19,7 +19,8 @@ from archscale.datasets import get_dataset
 
 from .bulk import bump_counter, dialect_insert
 from .errors import Conflict, InvalidField, ResultConflict
-from .models import EpochMetric, FinalMetric, FinalResult, Run, utcnow
+from .lease import Lease, hold
+from .models import ACTIVE_STATUSES, EpochMetric, FinalMetric, FinalResult, Run, utcnow
 from .runs import get_run
 from .serving import sync_served
 
@@ -50,11 +51,18 @@ def validate_metrics(dataset: str, metrics: Metrics, field: str = "metrics") -> 
 
 def append_epoch(session: Session, run_id: int, epoch: int, *, train_loss: float | None = None,
                  train_acc: float | None = None, lr: float | None = None, seconds: float | None = None,
-                 evals: Metrics | None = None) -> bool:
+                 evals: Metrics | None = None, lease: Lease | None = None) -> bool:
     """Record one epoch (1-based). Re-reporting an epoch (a resumed run) overwrites that epoch's
-    row instead of adding one: UNIQUE (run_id, epoch). Returns True when the row is new."""
+    row instead of adding one: UNIQUE (run_id, epoch). Returns True when the row is new.
+
+    A worker passes its ``lease``: the row is written only while the lease holds
+    (:class:`~service.storage.lease.LeaseLost` otherwise). A finished run's curve is final."""
+    if lease is not None:
+        hold(session, lease)
     run = get_run(session, run_id)
     _refuse_served(run)
+    if run.status not in ACTIVE_STATUSES:
+        raise Conflict(f"run {run_id} is {run.status}: its curve is final and takes no more epochs", "run_id")
     if not 1 <= epoch <= run.total_epochs:
         raise InvalidField(f"epoch {epoch} is outside 1..{run.total_epochs} for run {run_id}", "epoch")
     row = {"run_id": run_id, "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "lr": lr,
@@ -76,14 +84,18 @@ def get_curve(session: Session, run_id: int) -> list[EpochMetric]:
 
 
 def store_final_result(session: Session, run_id: int, *, fingerprint: str, code_version: str, metrics: Metrics,
-                       seconds: float | None = None, extra: dict[str, Any] | None = None) -> bool:
-    """Store the run's final result exactly once and mark it succeeded.
+                       seconds: float | None = None, extra: dict[str, Any] | None = None,
+                       lease: Lease | None = None) -> bool:
+    """Store the run's final result exactly once and mark it succeeded (under ``lease`` when
+    a worker passes its lease: :class:`~service.storage.lease.LeaseLost` when it is gone).
 
     True: stored now. False: the same result (same fingerprint) was already stored, a no-op.
     :class:`ResultConflict` for a different second result; :class:`Conflict` when the run
     was cancelled or failed meanwhile (its result is not kept). The UNIQUE constraint on
     ``final_results.run_id`` backs this up against concurrent writers.
     """
+    if lease is not None:
+        hold(session, lease)
     run = get_run(session, run_id)
     _refuse_served(run)
     if len(fingerprint) != 64:

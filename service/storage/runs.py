@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from .bulk import dialect_insert
 from .errors import Conflict, InvalidField, NotFound
+from .lease import Lease, hold
 from .models import ACTIVE_STATUSES, Run, utcnow
 from .reference import ensure_protocol
 from .runspec import (RunSpec, check_trainable, resolve_arch_index, resolve_dataset, resolve_precision,
@@ -180,7 +181,9 @@ def cancel_requested(session: Session, run_id: int) -> bool:
     return bool(flag)
 
 
-def _finish(session: Session, run_id: int, status: str, **values: object) -> bool:
+def _finish(session: Session, run_id: int, status: str, lease: Lease | None = None, **values: object) -> bool:
+    if lease is not None:
+        hold(session, lease)  # LeaseLost: another attempt owns the run's ending now
     now = utcnow()
     stmt = (sa.update(_runs).where(_runs.c.id == run_id, _runs.c.status.in_(ACTIVE_STATUSES))
             .values(status=status, finished_at=now, updated_at=now, **values).returning(_runs.c.id))
@@ -192,16 +195,17 @@ def _finish(session: Session, run_id: int, status: str, **values: object) -> boo
     return done
 
 
-def mark_cancelled(session: Session, run_id: int) -> bool:
+def mark_cancelled(session: Session, run_id: int, lease: Lease | None = None) -> bool:
     """The worker stopped after a cancel request. False if the run was already final."""
-    return _finish(session, run_id, "cancelled")
+    return _finish(session, run_id, "cancelled", lease)
 
 
-def mark_failed(session: Session, run_id: int, error: str, traceback_id: str | None = None) -> bool:
+def mark_failed(session: Session, run_id: int, error: str, traceback_id: str | None = None,
+                lease: Lease | None = None) -> bool:
     """Record a failure (message + id of the stored traceback). False if the run was already final."""
     if not error:
         raise InvalidField("error must say what went wrong (the exception's message)", "error")
-    return _finish(session, run_id, "failed", error=error[:10_000], traceback_id=traceback_id)
+    return _finish(session, run_id, "failed", lease, error=error[:10_000], traceback_id=traceback_id)
 
 
 def list_stale_runs(session: Session, older_than_s: float, statuses: Sequence[str] = ACTIVE_STATUSES,
@@ -226,6 +230,11 @@ def requeue_run(session: Session, run_id: int, older_than_s: float) -> str | Non
     cutoff = now - timedelta(seconds=older_than_s)
     stale = (_runs.c.id == run_id, _runs.c.status == "running",
              sa.func.coalesce(_runs.c.heartbeat_at, _runs.c.created_at) < cutoff)
+    # A locked row is being written by its worker under its lease (service.storage.lease):
+    # alive, so skip it rather than wait (a worker frozen mid-transaction would stall the reaper).
+    locked = sa.select(_runs.c.id).where(*stale).with_for_update(skip_locked=True)
+    if session.execute(locked).scalar() is None:
+        return None
     cancelled = session.execute(sa.update(_runs).where(*stale, _runs.c.cancel_requested.is_(True))
                                 .values(status="cancelled", finished_at=now, updated_at=now)
                                 .returning(_runs.c.id)).scalar()
