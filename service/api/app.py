@@ -17,6 +17,7 @@ from .cache import SnapshotCache
 from .deps import AppState
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
+from .outages import Outages
 from .routes import arch_runs, archs, batches, health, leaderboard, queue, rankings, runs
 
 __all__ = ["create_app", "API_VERSION"]
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
 
     install_web(app)
     # The last added is the outermost: metrics see every answer, CORS headers go on 413s too.
+    app.add_middleware(Outages)  # innermost: a database/broker outage anywhere -> 503 + Retry-After
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],

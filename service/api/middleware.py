@@ -17,10 +17,12 @@ __all__ = ["BodyLimit", "Metrics"]
 Scope = dict[str, Any]
 
 
-async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:
+async def _send_json(send: Any, status: int, payload: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
