@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from .errors import UnknownName
@@ -72,7 +73,7 @@ class Protocol:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @property
+    @cached_property  # frozen: computed once (a 16,000-run batch asks for it per run)
     def fingerprint(self) -> str:
         """sha256 of every field: two protocols with equal fingerprints train identically."""
         return _digest(self.as_dict())

@@ -30,8 +30,16 @@ class ApiError(RuntimeError):
         super().__init__(f"HTTP {status}: " + "; ".join(messages))
 
 
+#: Read timeout of ``POST /v1/batches``: the largest accepted batch (1,000 archs x 16 seeds =
+#: 16,000 runs) is answered in ~4 s on a loaded 2-core machine (docs/benchmarks.md); a slow
+#: or busy database must not make the client give up while the server goes on creating
+#: the runs. A resubmission after a timeout is harmless: batches are idempotent.
+BATCH_TIMEOUT_S = 180.0
+
+
 class RebenchClient:
     def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0):
+        self.timeout = timeout
         self.url = (url or os.environ.get("REBENCH_URL", "http://127.0.0.1:8000")).rstrip("/")
         key = api_key or os.environ.get("REBENCH_API_KEY")
         self.http = httpx.Client(base_url=self.url, timeout=timeout, headers={"X-API-Key": key} if key else {})
@@ -64,7 +72,8 @@ class RebenchClient:
 
     def submit_batch(self, archs: Iterable[int | str], *, dedup: str = "exact", **options: Any) -> dict:
         """``dedup``: exact | isomorphic | nb201 (one trained run per class; docs/workers.md)."""
-        return self._call("POST", "/v1/batches", json={"archs": list(archs), "dedup": dedup, **options})
+        return self._call("POST", "/v1/batches", json={"archs": list(archs), "dedup": dedup, **options},
+                          timeout=httpx.Timeout(self.timeout, read=max(self.timeout, BATCH_TIMEOUT_S)))
 
     def cancel(self, run_id: int) -> dict:
         return self._call("DELETE", f"/v1/runs/{run_id}")

@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
             yield
         finally:
             state.snapshots.stop()
+            state.dispatcher.close()  # background hand-offs finish before the process exits
             db.dispose()
 
     app = FastAPI(title="nb201-rebench", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,

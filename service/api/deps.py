@@ -20,7 +20,8 @@ from service.storage.readmodel import Snapshot
 from .cache import NotReady, SnapshotCache
 from .errors import ApiError
 
-__all__ = ["AppState", "get_state", "snapshot_of", "require_api_key", "path_arch_index", "API_KEY_HEADER"]
+__all__ = ["AppState", "Writer", "get_state", "snapshot_of", "require_writer", "require_api_key", "path_arch_index",
+           "API_KEY_HEADER"]
 
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="write key from `rebench api-key create`; reads need none")
@@ -55,8 +56,19 @@ async def snapshot_of(request: Request) -> Snapshot:
                        {"Retry-After": "5"}) from None
 
 
-def require_api_key(key: str | None = Depends(API_KEY_HEADER), state: AppState = Depends(get_state)) -> int:
-    """The id of a live API key sent in X-API-Key, else 401."""
+@dataclass(frozen=True)
+class Writer:
+    """Who writes: the API key's id, and whether it is an admin key (may cancel any run)."""
+
+    key_id: int
+    admin: bool
+
+    def may_cancel(self, owner_key_id: int | None) -> bool:
+        return self.admin or owner_key_id == self.key_id
+
+
+def require_writer(key: str | None = Depends(API_KEY_HEADER), state: AppState = Depends(get_state)) -> Writer:
+    """The live API key sent in X-API-Key, else 401."""
     if not key:
         raise ApiError(401, "writes need an API key in the X-API-Key header; create one with "
                             "`rebench api-key create --name <who>`", ["header", "X-API-Key"], "unauthorized")
@@ -66,7 +78,12 @@ def require_api_key(key: str | None = Depends(API_KEY_HEADER), state: AppState =
             raise ApiError(401, "X-API-Key is unknown or revoked; list keys with `rebench api-key list` or create "
                                 "a new one with `rebench api-key create`", ["header", "X-API-Key"], "unauthorized")
         found.last_used_at = utcnow()
-        return found.id
+        return Writer(found.id, bool(found.admin))
+
+
+def require_api_key(writer: Writer = Depends(require_writer)) -> int:
+    """The id of a live API key sent in X-API-Key, else 401."""
+    return writer.key_id
 
 
 def path_arch_index(arch: str) -> int:

@@ -30,6 +30,7 @@ def _key_session(database_url: str | None) -> Iterator[Session]:
 
 @app.command("create")
 def create(name: str = typer.Option(..., "--name", help="Who or what uses the key."),
+           admin: bool = typer.Option(False, "--admin", help="May cancel any run (others: only their own)."),
            database_url: Optional[str] = DatabaseUrl) -> None:
     """Create a key and print it once: only its hash is stored."""
     from service.storage.errors import StorageError
@@ -37,22 +38,23 @@ def create(name: str = typer.Option(..., "--name", help="Who or what uses the ke
 
     try:
         with _key_session(database_url) as session:
-            key = create_key(session, name)
+            key = create_key(session, name, admin=admin)
     except StorageError as exc:
         _fail(f"--name: {exc}")
     typer.echo(key.secret)
-    typer.echo(f"key {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
+    typer.echo(f"{'admin ' if admin else ''}key {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
                "it is not shown again", err=True)
 
 
 @app.command("list")
 def list_(database_url: Optional[str] = DatabaseUrl) -> None:
-    """id, prefix, name, created, last used, revoked."""
+    """id, prefix, name, admin, created, last used, revoked."""
     from service.storage.keys import list_keys
 
     with _key_session(database_url) as session:
-        rows = [(k.id, k.prefix, k.name, k.created_at, k.last_used_at, k.revoked_at) for k in list_keys(session)]
-    typer.echo("id\tprefix\tname\tcreated\tlast_used\trevoked")
+        rows = [(k.id, k.prefix, k.name, "admin" if k.admin else "-", k.created_at, k.last_used_at, k.revoked_at)
+                for k in list_keys(session)]
+    typer.echo("id\tprefix\tname\tadmin\tcreated\tlast_used\trevoked")
     for row in rows:
         typer.echo("\t".join("-" if v is None else (v.isoformat(timespec="seconds") if hasattr(v, "isoformat")
                                                     else str(v)) for v in row))

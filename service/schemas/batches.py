@@ -68,7 +68,9 @@ class BatchAccepted(BaseModel):
     runs_existing: int
     runs_trained: int = Field(description="distinct runs of this batch that are (or will be) trained")
     runs_served: int = Field(description="distinct runs of this batch served from a representative, never trained")
-    dispatched: bool
+    dispatched: bool | None = Field(description="true: handed to the broker; false: the broker could not be reached, "
+                                    "the runs wait queued (the reaper re-sends them); null: more than 1,000 new "
+                                    "runs, handed to the broker in the background after this answer")
 
 
 class BatchRunOut(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from .bulk import dialect_insert
+from .bulk import copy_rows
 from .dedup import create_runs_dedup
 from .errors import NotFound
 from .models import RUN_STATUSES, Batch, BatchRun, Run, utcnow
@@ -47,7 +47,7 @@ class BatchStatus:
 
 
 def create_batch(session: Session, request: dict[str, Any], items: Sequence[BatchItem], errors: list[Any],
-                 n_items: int, api_key_id: int | None = None, dedup: str = "exact"
+                 n_items: int, api_key_id: int | None = None, dedup: str = "exact", queue: str | None = None
                  ) -> tuple[int, list[tuple[int, list[CreatedRun]]]]:
     """Store the batch and create (idempotently) the runs of its accepted items; under
     ``dedup`` isomorphic/nb201 one run per class is trained and the others are served
@@ -56,7 +56,7 @@ def create_batch(session: Session, request: dict[str, Any], items: Sequence[Batc
     session.add(batch)
     session.flush()
     flat = [spec for item in items for spec in item.specs]
-    created = create_runs_dedup(session, flat, dedup)
+    created = create_runs_dedup(session, flat, dedup, api_key_id=api_key_id, queue=queue)
     per_item: list[tuple[int, list[CreatedRun]]] = []
     links: dict[int, int] = {}  # run -> first item naming it (an arch listed twice is one set of runs)
     position = 0
@@ -66,10 +66,9 @@ def create_batch(session: Session, request: dict[str, Any], items: Sequence[Batc
         per_item.append((item.item, runs))
         for run in runs:
             links.setdefault(run.id, item.item)
-    if links:
-        conn = session.connection()
-        rows = [{"batch_id": batch.id, "run_id": run_id, "item": item} for run_id, item in links.items()]
-        conn.execute(dialect_insert(conn, BatchRun.__table__).on_conflict_do_nothing(), rows)
+    if links:  # a new batch: no link exists yet, so a plain COPY (16,000 links in ~0.1 s)
+        copy_rows(session.connection(), BatchRun.__table__, ("batch_id", "run_id", "item"),
+                  ((batch.id, run_id, item) for run_id, item in links.items()))
     return batch.id, per_item
 
 

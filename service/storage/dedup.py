@@ -107,14 +107,17 @@ def _promote(conn: sa.Connection, runs: list[CreatedRun], dedup: str) -> list[Cr
             for r in runs]
 
 
-def create_runs_dedup(session: Session, specs: Sequence[RunSpec], dedup: str = "exact") -> list[CreatedRun]:
-    """Like :func:`~service.storage.runs.create_runs` (input order, idempotent), but under
+def create_runs_dedup(session: Session, specs: Sequence[RunSpec], dedup: str = "exact", *,
+                      api_key_id: int | None = None, queue: str | None = None) -> list[CreatedRun]:
+    """Like :func:`~service.storage.runs.create_runs` (input order, idempotent, bulk; the
+    submitting key and the broker queue are stored on new runs), but under
     ``isomorphic``/``nb201`` only each class's representative is a run to train; the other
     members' new runs are served from it (``CreatedRun.served_from_run_id``)."""
     dedup = resolve_dedup(dedup)
     conn = session.connection()
+    owner = {"api_key_id": api_key_id, "queue": queue}
     if dedup == "exact" or not specs:
-        return _promote(conn, create_runs(session, specs), dedup)
+        return _promote(conn, create_runs(session, specs, **owner), dedup)
     column = KEY_COLUMNS[dedup]
     key_of = _class_keys(conn, column, {s.arch_index for s in specs})
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -126,7 +129,7 @@ def create_runs_dedup(session: Session, specs: Sequence[RunSpec], dedup: str = "
     new_reps = {group: min(positions, key=lambda p: specs[p].arch_index)
                 for group, positions in groups.items() if group not in existing}
     order = sorted(new_reps.values())
-    created = dict(zip(order, _promote(conn, create_runs(session, [specs[p] for p in order]), dedup)))
+    created = dict(zip(order, _promote(conn, create_runs(session, [specs[p] for p in order], **owner), dedup)))
     rep_of: dict[tuple, int] = dict(existing)
     for group, position in new_reps.items():
         run = created[position]
@@ -144,7 +147,7 @@ def create_runs_dedup(session: Session, specs: Sequence[RunSpec], dedup: str = "
     served = [Served(rep_of[g], status[rep_of[g]], dedup) for g in
               ((key_of[specs[p].arch_index], specs[p].dataset, specs[p].scaling, specs[p].protocol.fingerprint,
                 specs[p].seed, specs[p].precision) for p in members)]
-    served_runs = create_runs(session, [specs[p] for p in members], served)
+    served_runs = create_runs(session, [specs[p] for p in members], served, **owner)
     if any(r.created and r.served_from_run_id and r.status == "succeeded" for r in served_runs):
         bump_counter(conn)  # served from a finished run: new numbers for the rankings right away
     created.update(zip(members, _promote(conn, served_runs, dedup)))

@@ -35,13 +35,14 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(session: Session, name: str) -> NewKey:
+def create_key(session: Session, name: str, admin: bool = False) -> NewKey:
+    """A new key; ``admin`` keys may cancel any run, others only the runs they created."""
     name = name.strip()
     if not 1 <= len(name) <= 128:
         raise InvalidField("name must be 1..128 characters saying who or what uses the key", "name")
     prefix = secrets.token_hex(4)
     secret = f"rb_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(secret), created_at=utcnow())
+    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(secret), created_at=utcnow(), admin=admin)
     session.add(key)
     session.flush()
     return NewKey(key.id, key.name, prefix, secret, key.created_at)

@@ -182,6 +182,9 @@ class Run(Base):
     # A served run (batch dedup) is never trained: its status and result are its representative's.
     served_from_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("runs.id"), index=True)
     served_by: Mapped[str | None] = mapped_column(sa.String(16))  # the dedup key: "isomorphic" | "nb201"
+    # The key that created the run: it (or an admin key) may cancel it. NULL: only an admin key.
+    api_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id"))
+    queue: Mapped[str | None] = mapped_column(sa.String(64))  # the broker queue it was sent to (reaper re-sends)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -272,6 +275,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # may cancel any run
 
 
 class Meta(Base):

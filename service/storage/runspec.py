@@ -7,6 +7,7 @@ the fix, which the API turns into a 422 and the CLI into a one-line error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from archscale.datasets import UnknownDataset, get_dataset
 from archscale.protocols import PRECISIONS, UnknownProtocol, UnknownScaling, get_protocol, get_scaling, run_key
@@ -46,7 +47,7 @@ class RunSpec:
     seed: int
     precision: str = "fp32"
 
-    @property
+    @cached_property  # frozen: hashed once per spec, not on every read
     def key(self) -> str:
         return run_key(self.arch_index, self.dataset, self.scaling, self.protocol, self.seed)
 

@@ -47,14 +47,15 @@ def submit_batch(body: BatchCreate, state: AppState = Depends(get_state),
     request = {"dataset": body.dataset, "scaling": body.scaling, "protocol": protocol.key, "seeds": seeds,
                "precision": body.precision, "dedup": body.dedup}
     with state.db.transaction() as session, field_errors("body"):
-        batch_id, per_item = create_batch(session, request, items, errors, len(body.archs), key_id, body.dedup)
+        batch_id, per_item = create_batch(session, request, items, errors, len(body.archs), key_id, body.dedup,
+                                          queue=state.dispatcher.queue)
         every = [run for _, runs in per_item for run in runs]
         rep_arch = arch_of_runs(session.connection(), {r.served_from_run_id for r in every if r.served_from_run_id})
     created = {run.id for run in every if run.created}
     existing = {run.id for run in every} - created
     served = {run.id for run in every if run.served_from_run_id is not None}
     # After the commit; served runs are never sent: nothing trains them.
-    dispatched = state.dispatcher.enqueue(sorted(created - served))
+    dispatched = state.dispatcher.enqueue_bulk(sorted(created - served))
     accepted = [{"item": item.item, "arch_index": item.specs[0].arch_index,
                  "runs": [{"id": r.id, "seed": r.seed, "status": r.status, "created": r.created,
                            "served_from_run_id": r.served_from_run_id,

@@ -14,8 +14,8 @@ from service.storage.results import get_curve, get_final_result
 from service.storage.dedup import create_runs_dedup
 from service.storage.runs import RunSpec, get_run, request_cancel
 
-from ..deps import AppState, get_state, require_api_key
-from ..errors import field_errors
+from ..deps import AppState, Writer, get_state, require_api_key, require_writer
+from ..errors import ApiError, field_errors
 
 router = APIRouter(tags=["runs"])
 RunId = Path(ge=1, le=2**31 - 1, description="id from POST /v1/runs or /v1/batches")
@@ -30,7 +30,7 @@ def protocol_out(protocol: Protocol) -> dict[str, Any]:
 @router.post("/v1/runs", status_code=202, response_model=RunsAccepted, responses=ERROR_RESPONSES,
              summary="Queue one arch x setting x scaling x protocol, one run per seed (idempotent)")
 def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
-                _key: int = Depends(require_api_key)) -> dict[str, Any]:
+                key_id: int = Depends(require_api_key)) -> dict[str, Any]:
     """The same request again returns the same runs (``created: false``), never duplicates:
     a run is identified by ``archscale.protocols.run_key`` and its precision. A run that a
     ``dedup=nb201`` batch served (an approximation) becomes a run of its own to train."""
@@ -38,7 +38,7 @@ def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
         specs = [RunSpec.resolve(body.arch, body.dataset, body.scaling, body.protocol, seed, body.precision)
                  for seed in dict.fromkeys(body.seeds)]
     with state.db.transaction() as session:
-        created = create_runs_dedup(session, specs, "exact")
+        created = create_runs_dedup(session, specs, "exact", api_key_id=key_id, queue=state.dispatcher.queue)
         protocol = session.get(Protocol, session.get(Run, created[0].id).protocol_id)  # type: ignore[union-attr]
         protocol_json = protocol_out(protocol)  # type: ignore[arg-type]
     # After the commit: a worker must be able to read every id it receives.
@@ -95,9 +95,15 @@ def read_run(run_id: int = RunId, state: AppState = Depends(get_state)) -> dict[
 
 
 @router.delete("/v1/runs/{run_id}", status_code=202, response_model=RunOut,
-               responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {"description": "run already finished"}},
+               responses={**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {"description": "run already finished"},
+                          403: ERROR_RESPONSES[422] | {"description": "the run was submitted by another key"}},
                summary="Cancel: a queued run at once, a running one at its next heartbeat")
 def cancel_run(run_id: int = RunId, state: AppState = Depends(get_state),
-               _key: int = Depends(require_api_key)) -> dict[str, Any]:
+               writer: Writer = Depends(require_writer)) -> dict[str, Any]:
+    """A key cancels the runs it created; an admin key (`rebench api-key create --admin`) any run."""
     with state.db.transaction() as session, field_errors("path"):
+        owner = get_run(session, run_id).api_key_id
+        if not writer.may_cancel(owner):
+            raise ApiError(403, f"run {run_id} was submitted by another API key; only that key or an admin key "
+                                "(`rebench api-key create --admin`) can cancel it", ["path", "run_id"], "forbidden")
         return run_out(session, request_cancel(session, run_id))
