@@ -15,10 +15,12 @@ from pydantic import Field, field_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
                                SettingsConfigDict)
 
-__all__ = ["Settings", "get_settings", "default_home", "normalise_database_url", "ENV_PREFIX"]
+__all__ = ["Settings", "get_settings", "default_home", "normalise_database_url", "ENV_PREFIX", "DEFAULT_QUEUE"]
 
 #: ``REBENCH_QUEUE`` sets ``queue``; the bare ``QUEUE`` too, with lower priority
 ENV_PREFIX = "REBENCH_"
+#: The one queue the API sends to and a default ``rebench worker`` consumes, GPU or not.
+DEFAULT_QUEUE = "rebench"
 
 
 def default_home() -> Path:
@@ -63,7 +65,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite file under REBENCH_HOME")
     broker_url: str | None = Field(None, description="Celery broker (redis://...); unset: embedded worker")
-    queue: str = Field("gpu", description="Celery queue that training runs are sent to")
+    queue: str = Field(DEFAULT_QUEUE, min_length=1, max_length=64,
+                       description="Celery queue that training runs are sent to and `rebench worker` consumes")
     artifact_dir: Path | None = Field(None, description="checkpoints and logs; default REBENCH_HOME/artifacts")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="allowed CORS origins, comma-separated in the environment; empty: off")
@@ -84,6 +87,8 @@ class Settings(BaseSettings):
                                                          "when the broker lost their messages")
     reaper_interval_s: float = Field(10.0, gt=0, description="how often the reaper looks")
     retry_max_s: float = Field(300.0, gt=0, description="longest backoff between retries of a transient error")
+    lock_dir: Path | None = Field(None, description="machine-local dir of the per-GPU-slot worker locks; default "
+                                                    "<tmp>/rebench-<uid>-worker-locks")
 
     @field_validator("database_url")
     @classmethod

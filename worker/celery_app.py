@@ -14,15 +14,17 @@ Postgres stays the source of truth: the reaper re-sends runs whose messages were
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
 from kombu import Queue
 
 from service.dispatch import TRAIN_TASK
-from service.settings import Settings, get_settings
+from service.settings import DEFAULT_QUEUE, Settings, get_settings
 
 __all__ = ["make_celery", "QUEUES", "TRAIN_TASK"]
 
-#: One queue per device class; a run goes to ``settings.queue`` (default ``gpu``).
-QUEUES = ("gpu", "cpu")
+#: Declared queues: the default one, and optional device classes a deployment may route to
+#: (``QUEUE=gpu`` on the API and ``rebench worker --queue gpu``). A run goes to ``settings.queue``.
+QUEUES = (DEFAULT_QUEUE, "gpu", "cpu")
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -53,3 +55,23 @@ def make_celery(settings: Settings | None = None) -> Celery:
 # The module-level app for `celery -A worker.celery_app worker` (built from the environment
 # when a worker process starts; the API never imports this module).
 app = make_celery() if get_settings().broker_url else None
+
+_presence: list = []
+
+
+@worker_ready.connect
+def _announce(sender=None, **_: object) -> None:
+    """Tell /readyz which queues this process consumes (``service.consumers``)."""
+    from .presence import Presence
+
+    celery_app = getattr(sender, "app", None) or app
+    queues = sorted(celery_app.amqp.queues.consume_from or {get_settings().queue: None})
+    beat = Presence(get_settings().broker_url, queues, getattr(sender, "hostname", None) or "worker")
+    beat.start()
+    _presence.append(beat)
+
+
+@worker_shutdown.connect
+def _sign_off(**_: object) -> None:
+    while _presence:
+        _presence.pop().stop()

@@ -8,13 +8,16 @@ Every ``interval`` it
   FLUSHALL, or a restart without persistence). A normal backlog is left alone, so a long
   queue does not fill up with duplicates.
 Re-sending is safe: ``claim_run`` is atomic, so a duplicate message finds the run taken or
-finished and is dropped.
+finished and is dropped. A run is re-sent to the queue it was first sent to (``runs.queue``),
+not to this reaper's own: a reaper of a ``cpu`` worker must not move a ``gpu`` run. Runs
+with no recorded queue (created before revision 0003) go to the dispatcher's queue.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,29 +38,41 @@ class ReapReport:
 
 
 def reap_once(db: Database, dispatcher: Dispatcher, stale_after_s: float, resend_after_s: float,
-              broker_backlog: Callable[[], int] | None = None) -> ReapReport:
-    """One pass. ``broker_backlog`` counts the messages waiting in the broker (None: never
-    re-send waiting runs, e.g. for the embedded runner, which polls the database)."""
+              broker_backlog: Callable[[str], int] | None = None) -> ReapReport:
+    """One pass. ``broker_backlog(queue)`` counts the messages waiting in that queue of the
+    broker (None: never re-send waiting runs, e.g. for the embedded runner, which polls the
+    database)."""
+    default = getattr(dispatcher, "queue", None) or ""
     requeued, cancelled = [], []
+    queue_of: dict[int, str] = {}
     with db.transaction() as session:
         for run in run_repo.list_stale_runs(session, stale_after_s, statuses=("running",)):
             outcome = run_repo.requeue_run(session, run.id, stale_after_s)
             (requeued if outcome == "queued" else cancelled if outcome == "cancelled" else []).append(run.id)
-    waiting: list[int] = []
+            queue_of[run.id] = run.queue or default
+    waiting: dict[str, list[int]] = defaultdict(list)
     if broker_backlog is not None:
         with db.transaction() as session:
-            waiting = [run.id for run in run_repo.list_stale_runs(session, resend_after_s, statuses=("queued",))]
-        if waiting and broker_backlog() >= len(waiting):
-            waiting = []
-    resend = sorted(set(requeued) | set(waiting))
+            for run in run_repo.list_stale_runs(session, resend_after_s, statuses=("queued",)):
+                waiting[run.queue or default].append(run.id)
+        for queue, ids in list(waiting.items()):
+            if broker_backlog(queue) >= len(ids):  # a normal backlog: its messages are there
+                del waiting[queue]
+            else:
+                queue_of.update(dict.fromkeys(ids, queue))
+    resend = sorted(set(requeued) | {run_id for ids in waiting.values() for run_id in ids})
+    by_queue: dict[str, list[int]] = defaultdict(list)
+    for run_id in resend:
+        by_queue[queue_of[run_id]].append(run_id)
+    for queue, ids in by_queue.items():  # after the commits above: workers can read what they get
+        dispatcher.enqueue(ids, queue or None)
     if resend:
-        dispatcher.enqueue(resend)  # after the commits above: workers can read what they get
-        log.info("reaper: requeued %s, re-sent %s", requeued, resend)
+        log.info("reaper: requeued %s, re-sent %s", requeued, dict(by_queue))
     return ReapReport(requeued, cancelled, resend)
 
 
 def run_reaper(db: Database, dispatcher: Dispatcher, stale_after_s: float, resend_after_s: float,
-               interval_s: float, stop: threading.Event, broker_backlog: Callable[[], int] | None = None) -> None:
+               interval_s: float, stop: threading.Event, broker_backlog: Callable[[str], int] | None = None) -> None:
     """Loop until ``stop`` is set; errors are logged and the loop goes on."""
     while not stop.wait(interval_s):
         try:

@@ -69,8 +69,8 @@ def serve(
 def worker(
     gpus: Optional[int] = typer.Option(None, "--gpu", help="GPUs to use (default: all that nvidia-smi lists)."),
     per_gpu: int = typer.Option(1, help="Worker processes per GPU (concurrent runs on one GPU)."),
-    queue: Optional[str] = typer.Option(None, help="Queue to consume (default: the QUEUE setting when set, else gpu, "
-                                                    "or cpu without GPUs)."),
+    queue: Optional[str] = typer.Option(None, help="Queue to consume (default: the QUEUE setting, the queue the API "
+                                                    "sends to: rebench unless configured)."),
     reaper: bool = typer.Option(True, help="Also run the reaper (stale runs, lost messages)."),
     data_root: Optional[Path] = typer.Option(None, envvar=["REBENCH_DATA_ROOT", "DATA_ROOT"], help="Datasets."),
 ) -> None:
@@ -90,11 +90,10 @@ def worker(
                                 reaper=reaper).run())
 
 
-def worker_queue(option: str | None, settings) -> str | None:
-    """``--queue``, else the queue the API sends to when it was configured (REBENCH_QUEUE / QUEUE:
-    a deployment that renames it must not queue runs no worker reads), else None: ``gpu``, or
-    ``cpu`` on a machine without GPUs (``worker_commands``)."""
-    return option or (settings.queue if "queue" in settings.model_fields_set else None)
+def worker_queue(option: str | None, settings) -> str:
+    """``--queue``, else the queue the API sends to (``QUEUE``, default ``rebench``): with no
+    configuration both sides agree, GPU machine or not."""
+    return option or settings.queue
 
 
 def submit(

@@ -50,7 +50,7 @@ def test_cli_flags_set_the_prefixed_name_so_they_beat_the_environment(monkeypatc
 def test_rebench_worker_consumes_the_configured_queue(monkeypatch):
     from service.cli.serve import worker_queue
 
-    assert worker_queue(None, get_settings()) is None  # unset: gpu, or cpu without GPUs
+    assert worker_queue(None, get_settings()) == get_settings().queue == "rebench"  # unset: the API's default
     monkeypatch.setenv("REBENCH_QUEUE", "gpu-a100")  # what the API sends to
     assert worker_queue(None, get_settings()) == "gpu-a100"
     assert worker_queue("other", get_settings()) == "other"  # the flag wins

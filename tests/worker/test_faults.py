@@ -58,12 +58,12 @@ class Reaper(threading.Thread):
         self.stop = threading.Event()
         self.reports = []
 
-    def backlog(self) -> int:
+    def backlog(self, queue: str) -> int:
         import redis
 
         client = redis.Redis.from_url(self.cluster.env["BROKER_URL"])
         try:
-            return client.llen(self.cluster.queue)
+            return client.llen(queue)
         finally:
             client.close()
 

@@ -55,8 +55,28 @@ def readyz(state: AppState = Depends(get_state)) -> JSONResponse:
             raise RuntimeError(state.snapshots.last_error or "still loading")
         return f"ok (results version {state.snapshots.get().version})"
 
+    def consumers() -> str:
+        """Runs waiting on a queue no worker consumes would wait forever: say so."""
+        if state.dispatcher.kind != "celery":
+            return "ok (the embedded runner polls the database)"
+        import redis
+
+        from service.consumers import stranded_queues
+
+        client = redis.Redis.from_url(state.settings.broker_url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            with state.db.engine.connect() as conn:
+                stranded = stranded_queues(conn, client, state.dispatcher.queue)
+        finally:
+            client.close()
+        if stranded:
+            raise RuntimeError("; ".join(
+                f"queue {queue!r} has {n} queued run(s) and no live worker: start `rebench worker --queue {queue}` "
+                f"(or set QUEUE to the same name for the API and the workers)" for queue, n in sorted(stranded.items())))
+        return "ok"
+
     ok = all([_check("database", checks, database), _check("broker", checks, broker),
-              _check("read_model", checks, read_model)])
+              _check("read_model", checks, read_model), _check("consumers", checks, consumers)])
     return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
 
