@@ -85,8 +85,12 @@ def import_nb201(
                 report = import_bench_api(conn, load_nas201_api(path), "nb201", "nas_201_api", str(path), per_seed)
             else:
                 report = import_bench_api(conn, load_nats_tss(path), "nats-tss", "nats_bench", str(path), per_seed)
-    except StorageError as exc:
+    except StorageError as exc:  # ImportFileError included: file, line, column and the fix, one line
         _fail(str(exc))
+    except Exception as exc:  # a reader library's own error (pth/nats): still one line naming the file
+        _fail(f"{path.name}: cannot import it as {fmt} ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+              f"pass the file in the format --format {fmt} expects (see `rebench import-nb201 --help`); "
+              "nothing was written")
     finally:
         db.dispose()
     rows = ", ".join(f"{source}: {n:,} rows" for source, n in report.rows.items())

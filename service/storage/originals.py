@@ -31,6 +31,7 @@ from archscale.space import NUM_CELLS, cell_at, format_arch, parse_arch
 
 from .bulk import bump_counter, copy_rows
 from .errors import InvalidField
+from .import_errors import ImportFileError, reading, text_lines
 from .models import OriginalResult, ResultImport, utcnow
 from .reference import sync_reference_data
 
@@ -91,32 +92,39 @@ def replace_original_results(conn: sa.Connection, source: str, importer: str, pa
 
 
 def _csv_rows(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Parse the shared CSV into (nb201 rows, nats-tss rows), checking every index and value."""
+    """Parse the shared CSV into (nb201 rows, nats-tss rows), checking every index and value.
+    Every problem is an :class:`ImportFileError`: file, line, column and the fix."""
     opener = gzip.open if path.suffix == ".gz" else open
     nb201: list[tuple[Any, ...]] = []
     nats: list[tuple[Any, ...]] = []
     seen: set[tuple[int, str]] = set()
     checked: dict[int, str] = {}
-    with opener(path, "rt", newline="") as handle:  # type: ignore[operator]
-        reader = csv.DictReader(handle)
+    with reading(path) as at, opener(path, "rb") as handle:  # type: ignore[operator]
+        reader = csv.DictReader(text_lines(handle, at))
         missing = {"arch_index", "arch_str", "dataset", "epochs", "valid_acc", "test_acc",
                    "test_acc_nats_tss"} - set(reader.fieldnames or ())
         if missing:
-            raise InvalidField(f"{path}: missing CSV columns {sorted(missing)}; expected the format of "
-                               "shared/data/nb201_original.csv.gz", "path")
-        for line, row in enumerate(reader, start=2):
-            where = f"{path.name} line {line}"
-            index, dataset = int(row["arch_index"]), row["dataset"]
+            raise at.error(f"missing CSV columns {sorted(missing)}", "use the format of "
+                           "shared/data/nb201_original.csv.gz (its README lists the columns)")
+        for at.line, row in enumerate(reader, start=2):
+            index, dataset = at.number(row, "arch_index", int), row["dataset"]
+            if not 0 <= index < NUM_CELLS:
+                raise at.error(f"arch_index {index} is outside the space", f"use 0..{NUM_CELLS - 1}", "arch_index")
             if dataset not in DATASETS:
-                raise InvalidField(f"{where}: unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}",
-                                   "dataset")
-            if int(row["epochs"]) != EPOCHS:
-                raise InvalidField(f"{where}: epochs {row['epochs']}: only 200-epoch numbers are imported", "epochs")
+                raise at.error(f"unknown dataset {dataset!r}", f"use one of {', '.join(DATASETS)}", "dataset")
+            if at.number(row, "epochs", int) != EPOCHS:
+                raise at.error(f"epochs {row['epochs']}", "only 200-epoch numbers are imported: drop the row",
+                               "epochs")
             if (index, dataset) in seen:
-                raise InvalidField(f"{where}: arch {index} x {dataset} appears twice", "arch_index")
+                raise at.error(f"arch {index} x {dataset} appears twice", "keep one row per arch and setting",
+                               "arch_index")
             seen.add((index, dataset))
             if checked.get(index) != row["arch_str"]:
-                _check_arch(index, row["arch_str"], where)
+                try:
+                    _check_arch(index, row["arch_str"] or "", f"{path.name} line {at.line}")
+                except (InvalidField, ValueError) as exc:
+                    raise at.error(str(exc).split(": ", 1)[-1], "use NB201's official index order and cell strings",
+                                   "arch_str") from None
                 checked[index] = row["arch_str"]
             spec = get_dataset(dataset)
             for column, split, out in (("valid_acc", spec.original_valid, nb201),
@@ -125,13 +133,16 @@ def _csv_rows(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
                 if row[column] == "":
                     continue
                 if split is None:
-                    raise InvalidField(f"{where}: {column} given for {dataset}, which has no such split", column)
-                value = float(row[column])
+                    raise at.error(f"{column} given for {dataset}, which has no such split", "leave it empty",
+                                   column)
+                value = at.number(row, column)
                 if not 0.0 <= value <= 100.0:
-                    raise InvalidField(f"{where}: {column} = {value} is not a percentage", column)
+                    raise at.error(f"{column} = {value} is not a percentage", "write accuracies in percent (0..100)",
+                                   column)
                 out.append((index, dataset, split, "acc", None, "seed-mean", value))
     if len(seen) != NUM_CELLS * len(DATASETS):
-        raise InvalidField(f"{path}: {len(seen)} arch x setting rows, expected {NUM_CELLS * len(DATASETS)}", "path")
+        raise ImportFileError(path, f"{len(seen)} arch x setting rows, expected {NUM_CELLS * len(DATASETS)}",
+                              "import the complete file (every arch in every setting)")
     return nb201, nats
 
 

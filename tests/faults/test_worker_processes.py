@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from service.api import create_app
-from service.consumers import live_consumers
 from service.settings import Settings
 from service.storage.keys import create_key
 from service.storage.models import Run
@@ -75,6 +74,8 @@ def test_default_worker_consumes_the_default_queue_and_readyz_reports_a_queue_wi
         log = tmp_path / "worker.log"
         supervisor = start_supervisor(worker_env(fault_db.url, redis_server.url, tmp_path, data_root), log)
         try:
+            from service.consumers import live_consumers
+
             broker = redis.Redis.from_url(redis_server.url)
             wait_for(lambda: live_consumers(broker, "rebench") == 1 or supervisor.poll() is not None, 90,
                      "a consumer on the default queue", log.read_text)
