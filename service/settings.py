@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto | cpu | cuda for training")
     heartbeat_s: float = Field(10.0, gt=0, description="a running run beats this often, also inside long epochs")
     visibility_timeout_s: float = Field(86_400.0, gt=0, description="Redis redelivers an unacked task after this")
-    resend_after_s: float = Field(600.0, gt=0, description="the reaper re-sends queued runs older than this "
+    resend_after_s: float = Field(120.0, gt=0, description="the reaper re-sends queued runs older than this "
                                                          "when the broker lost their messages")
     reaper_interval_s: float = Field(10.0, gt=0, description="how often the reaper looks")
     retry_max_s: float = Field(300.0, gt=0, description="longest backoff between retries of a transient error")
