@@ -6,8 +6,9 @@ The real app under uvicorn on real PostgreSQL (a throw-away database) and real R
 (a throw-away queue name; the key is deleted at the end, nothing is flushed). Times
 ``POST /v1/batches`` end to end as the client sees it (an upper bound of the server-side
 time) and until every message is in the broker (the hand-off of more than 1,000 new runs
-continues in the background after the answer), then submits the same batch again (idempotent: 0 created) and reports whether any
-run id was burnt by the duplicates (the id sequence must not move).
+continues in the background after the answer), then submits the same batch again
+(idempotent: 0 created) and reports whether any run id was burnt by the duplicates (the id
+sequence must not move).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def main() -> None:
             waiting = redis.Redis.from_url(REDIS).llen(queue)
             print(f"[{attempt + 1}] {args.archs} archs x {args.seeds} seeds: first POST {t_first:.2f} s "
                   f"(created {first.json()['runs_created']}, dispatched {first.json()['dispatched']}, "
-                  f"all {waiting} messages in the broker {t_handoff:.2f} s after the request began); resubmission {t_again:.2f} s "
+                  f"all {waiting} messages in the broker {t_handoff:.2f} s after the request began); "
+                  f"resubmission {t_again:.2f} s "
                   f"(created {again.json()['runs_created']}); runs {runs}; "
                   f"ids burnt by the duplicates: {ids_after - ids_before}")
             server.should_exit = True

@@ -69,7 +69,7 @@ def main() -> None:
         from service.storage.database import Database
 
         def new_cluster(name: str) -> Cluster:
-            db = Database(pg.create_database(name))
+            db = Database(pg.create_database(f"rb_{name}"))
             db.init()
             cluster = Cluster(db, data, home / name, rs.url)
             (home / name).mkdir()
@@ -143,7 +143,8 @@ def main() -> None:
             sup.send_signal(signal.SIGKILL)
             sup.wait()
             t_gone = wait(lambda: not alive(child), 30, "orphan death")
-            print(f"supervisor SIGKILL: its Celery child was gone {t_gone:.2f} s later (PR_SET_PDEATHSIG)")
+            print(f"supervisor SIGKILL: its Celery child was gone {t_gone:.1f} s later (first check: 0.2 s "
+                  "polling; PR_SET_PDEATHSIG)")
 
         if "postgres" in only:
             c = new_cluster("postgres")

@@ -88,9 +88,8 @@ def worker_commands(gpus: int, per_gpu: int, queue: str | None, loglevel: str = 
             device = f"gpu{gpu}" if gpu is not None else "cpu"
             env = {"CUDA_VISIBLE_DEVICES": device_id if device_id is not None else ""}
             lock = f"gpu{device_id}-{slot}" if device_id is not None else f"cpu-{slot}"
-            commands.append(WorkerCommand(f"rebench-{device}-{slot}@{host}",
-                                          base + ["-Q", queue or DEFAULT_QUEUE, "-n", f"rebench-{device}-{slot}@{host}"],
-                                          env, lock))
+            name = f"rebench-{device}-{slot}@{host}"
+            commands.append(WorkerCommand(name, base + ["-Q", queue or DEFAULT_QUEUE, "-n", name], env, lock))
     return commands
 
 

@@ -42,7 +42,8 @@ def create(name: str = typer.Option(..., "--name", help="Who or what uses the ke
     except StorageError as exc:
         _fail(f"--name: {exc}")
     typer.echo(key.secret)
-    typer.echo(f"{'admin ' if admin else ''}key {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
+    kind = "admin key" if admin else "key"
+    typer.echo(f"{kind} {key.id} ({key.prefix}) for {key.name!r}: send it as the X-API-Key header; "
                "it is not shown again", err=True)
 
 

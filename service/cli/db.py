@@ -88,9 +88,9 @@ def import_nb201(
     except StorageError as exc:  # ImportFileError included: file, line, column and the fix, one line
         _fail(str(exc))
     except Exception as exc:  # a reader library's own error (pth/nats): still one line naming the file
-        _fail(f"{path.name}: cannot import it as {fmt} ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
-              f"pass the file in the format --format {fmt} expects (see `rebench import-nb201 --help`); "
-              "nothing was written")
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        _fail(f"{path.name}: cannot import it as {fmt} ({type(exc).__name__}: {first}); pass the file in the "
+              f"format --format {fmt} expects (see `rebench import-nb201 --help`); nothing was written")
     finally:
         db.dispose()
     rows = ", ".join(f"{source}: {n:,} rows" for source, n in report.rows.items())

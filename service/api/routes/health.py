@@ -72,7 +72,8 @@ def readyz(state: AppState = Depends(get_state)) -> JSONResponse:
         if stranded:
             raise RuntimeError("; ".join(
                 f"queue {queue!r} has {n} queued run(s) and no live worker: start `rebench worker --queue {queue}` "
-                f"(or set QUEUE to the same name for the API and the workers)" for queue, n in sorted(stranded.items())))
+                f"(or set QUEUE to the same name for the API and the workers)"
+                for queue, n in sorted(stranded.items())))
         return "ok"
 
     ok = all([_check("database", checks, database), _check("broker", checks, broker),
