@@ -71,8 +71,8 @@ def main() -> None:
         def new_cluster(name: str) -> Cluster:
             db = Database(pg.create_database(f"rb_{name}"))
             db.init()
-            cluster = Cluster(db, data, home / name, rs.url)
-            (home / name).mkdir()
+            (home / f"cluster-{name}").mkdir()
+            cluster = Cluster(db, data, home / f"cluster-{name}", rs.url)
             for key in ("HEARTBEAT_S", "STALE_AFTER_S"):  # the defaults, not the tests' fast timings
                 cluster.env.pop(key)
             cluster.settings = Settings(**{k.lower(): v for k, v in cluster.env.items() if k != "REBENCH_HOME"})
