@@ -55,7 +55,7 @@ def test_slow_epoch_is_not_requeued_but_a_killed_worker_is_within_the_bound(clus
     finally:
         reaper.stop.set()
     assert run_row(cluster, run_id).status in ("queued", "running")
-    assert recovery_s <= stale_after_s + interval_s + 1.5, recovery_s
+    assert recovery_s <= stale_after_s + interval_s + 3.0, recovery_s  # slack: a loaded CI machine
 
 
 def test_reaper_resends_a_run_to_the_queue_it_was_sent_to(fault_db, redis_server):
