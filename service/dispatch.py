@@ -26,10 +26,18 @@ from typing import Any, Protocol
 
 from .settings import Settings
 
-__all__ = ["Dispatcher", "CeleryDispatcher", "EmbeddedDispatcher", "make_dispatcher", "TRAIN_TASK"]
+__all__ = ["Dispatcher", "CeleryDispatcher", "EmbeddedDispatcher", "make_dispatcher", "TRAIN_TASK", "BULK_SUFFIX",
+           "bulk_queue"]
 
 #: The worker registers its Celery task under this name.
 TRAIN_TASK = "rebench.train_run"
+#: Campaign runs go to ``<queue>-bulk``; workers drain ``<queue>`` first (``worker.celery_app``).
+BULK_SUFFIX = "-bulk"
+
+
+def bulk_queue(queue: str) -> str:
+    return f"{queue}{BULK_SUFFIX}"
+
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +60,10 @@ class EmbeddedDispatcher:
     def enqueue(self, run_ids: Sequence[int]) -> bool:
         self.enqueued += len(run_ids)
         return True
+
+    def enqueue_bulk(self, run_ids: Sequence[int]) -> bool:
+        """Campaign runs: the embedded runner takes them after interactive ones by itself."""
+        return self.enqueue(run_ids)
 
     def ping(self) -> None:
         return None
@@ -76,14 +88,25 @@ class CeleryDispatcher:
                 self._app.conf.broker_transport_options = {"max_retries": 1}
             return self._app
 
-    def enqueue(self, run_ids: Sequence[int]) -> bool:
+    def enqueue(self, run_ids: Sequence[int], queue: str | None = None) -> bool:
+        queue = queue or self.queue
         try:
-            for run_id in run_ids:
-                self.app.send_task(TRAIN_TASK, args=[int(run_id)], queue=self.queue, retry=False)
+            if len(run_ids) > 100:  # one connection and producer for many messages (a campaign)
+                with self.app.producer_or_acquire() as producer:
+                    for run_id in run_ids:
+                        self.app.send_task(TRAIN_TASK, args=[int(run_id)], queue=queue, retry=False,
+                                           producer=producer)
+            else:
+                for run_id in run_ids:
+                    self.app.send_task(TRAIN_TASK, args=[int(run_id)], queue=queue, retry=False)
         except Exception:  # the broker is down: the runs stay queued for the reaper
-            log.exception("could not send %d run(s) to %s; they stay queued", len(run_ids), self.queue)
+            log.exception("could not send %d run(s) to %s; they stay queued", len(run_ids), queue)
             return False
         return True
+
+    def enqueue_bulk(self, run_ids: Sequence[int]) -> bool:
+        """Campaign runs, to ``<queue>-bulk``: workers take them when ``<queue>`` is empty."""
+        return self.enqueue(run_ids, bulk_queue(self.queue))
 
     def ping(self) -> None:
         if self.broker_url.startswith(("redis://", "rediss://", "unix://")):

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
                                                          "when the broker lost their messages")
     reaper_interval_s: float = Field(30.0, gt=0, description="how often the reaper looks")
     retry_max_s: float = Field(300.0, gt=0, description="longest backoff between retries of a transient error")
+    # -- campaigns ------------------------------------------------------------------------
+    nb201_cost_file: Path | None = Field(None, description="NB201's recorded training times "
+                                         "(nb201_tss_hp200_cost.csv.gz) for campaign cost ratios; default: "
+                                         "looked for in DATA_ROOT")
 
     @field_validator("database_url")
     @classmethod

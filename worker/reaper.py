@@ -20,6 +20,7 @@ from typing import Callable
 
 from service.dispatch import Dispatcher
 from service.storage import runs as run_repo
+from service.storage.campaigns import campaign_run_ids
 from service.storage.database import Database
 
 __all__ = ["ReapReport", "reap_once", "run_reaper"]
@@ -51,7 +52,13 @@ def reap_once(db: Database, dispatcher: Dispatcher, stale_after_s: float, resend
             waiting = []
     resend = sorted(set(requeued) | set(waiting))
     if resend:
-        dispatcher.enqueue(resend)  # after the commits above: workers can read what they get
+        with db.engine.connect() as conn:  # campaign runs go back to the bulk queue
+            bulk = campaign_run_ids(conn, resend)
+        interactive = [r for r in resend if r not in bulk]
+        if interactive:
+            dispatcher.enqueue(interactive)  # after the commits above: workers can read what they get
+        if bulk:
+            getattr(dispatcher, "enqueue_bulk", dispatcher.enqueue)(sorted(bulk))
         log.info("reaper: requeued %s, re-sent %s", requeued, resend)
     return ReapReport(requeued, cancelled, resend)
 

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from service.dispatch import make_dispatcher
+from service.dispatch import bulk_queue, make_dispatcher
 from service.settings import Settings
 from service.storage.database import Database
 
@@ -62,8 +62,10 @@ def worker_commands(gpus: int, per_gpu: int, queue: str | None, loglevel: str = 
         for slot in range(per_gpu):
             device = f"gpu{gpu}" if gpu is not None else "cpu"
             env = {"CUDA_VISIBLE_DEVICES": str(gpu) if gpu is not None else ""}
+            name = queue or ("gpu" if gpu is not None else "cpu")
+            # The bulk queue (campaign runs) second: Redis' priority order drains the first one first.
             commands.append(WorkerCommand(f"rebench-{device}-{slot}@{host}",
-                                          base + ["-Q", queue or ("gpu" if gpu is not None else "cpu"),
+                                          base + ["-Q", f"{name},{bulk_queue(name)}",
                                                   "-n", f"rebench-{device}-{slot}@{host}"], env))
     return commands
 
@@ -85,7 +87,7 @@ class Supervisor:
 
         client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=2)
         try:
-            return int(client.llen(self.settings.queue))
+            return int(client.llen(self.settings.queue)) + int(client.llen(bulk_queue(self.settings.queue)))
         finally:
             client.close()
 
