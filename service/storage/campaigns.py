@@ -66,7 +66,7 @@ def normalise_request(raw: dict[str, Any], protocol: ProtocolSpec) -> dict[str, 
     """Canonical form (sorted, deduplicated lists; the protocol's versioned key) for hashing."""
     return {"selector": normalise_selector(raw["selector"]), "datasets": sorted(set(raw["datasets"])),
             "scalings": sorted(set(raw["scalings"])), "seeds": sorted(set(raw["seeds"])), "protocol": protocol.key,
-            "precision": raw["precision"], "dedup": resolve_dedup(raw["dedup"])}
+            "precision": raw.get("precision", "fp32"), "dedup": resolve_dedup(raw.get("dedup", "isomorphic"))}
 
 
 def request_hash(request: dict[str, Any]) -> str:
