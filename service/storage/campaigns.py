@@ -124,6 +124,21 @@ def _insert_staged(conn: sa.Connection, rows: list[tuple], protocol_id: int, epo
     return found
 
 
+def _all_class_keys(conn: sa.Connection, column: str, indices: set[int]) -> dict[int, str]:
+    """``dedup._class_keys`` for many archs: one scan of the table instead of IN-lists of 500."""
+    if len(indices) < 2000:
+        return _class_keys(conn, column, indices)
+    archs = Architecture.__table__
+    return {i: k for i, k in conn.execute(sa.select(archs.c["index"], archs.c[column])) if i in indices}
+
+
+def _any_trained(conn: sa.Connection, specs: Sequence[RunSpec], protocol_id: int) -> bool:
+    """Could a class member already have a run here? (Skips the per-class lookup on a first campaign.)"""
+    return conn.execute(sa.select(_runs.c.id).where(
+        _runs.c.protocol_id == protocol_id, is_trained, _runs.c.dataset.in_({s.dataset for s in specs}),
+        _runs.c.scaling.in_({s.scaling for s in specs})).limit(1)).first() is not None
+
+
 def create_campaign_runs(session: Session, campaign_id: int, specs: Sequence[RunSpec], dedup: str = "isomorphic"
                          ) -> tuple[list[CreatedRun], int]:
     """Create (idempotently) and link the campaign's runs in bulk; returns them in input order
@@ -155,12 +170,13 @@ def create_campaign_runs(session: Session, campaign_id: int, specs: Sequence[Run
                                             campaign_id), positions)
     else:
         column = KEY_COLUMNS[dedup]
-        key_of = _class_keys(conn, column, {s.arch_index for s in specs})
+        key_of = _all_class_keys(conn, column, {s.arch_index for s in specs})
         group_of = [(key_of[s.arch_index], s.dataset, s.scaling, fp, s.seed, s.precision) for s in specs]
         groups: dict[tuple, list[int]] = defaultdict(list)
         for p, group in enumerate(group_of):
             groups[group].append(p)
-        existing = _existing_trained(conn, column, set(key_of.values()), specs)
+        existing = (_existing_trained(conn, column, set(key_of.values()), specs)
+                    if _any_trained(conn, specs, protocol_id) else {})
         reps = sorted(min(ps, key=lambda p: specs[p].arch_index) for g, ps in groups.items() if g not in existing)
         created = as_created(_insert_staged(conn, [row(p) for p in reps], protocol_id, protocol.epochs,
                                             campaign_id), reps)
