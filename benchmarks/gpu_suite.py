@@ -85,7 +85,11 @@ def stage_packing(ctx) -> dict[str, Any]:
 
     import gpu_packing
 
+    import torch
+
     tiny = ctx.tiny
+    if ctx.device.type == "cuda":
+        torch.cuda.empty_cache()  # give the k child processes the memory the earlier stages cached
     ks = [1, 2] if tiny else [1, 2, 4, 8]
     seconds = 0.5 if tiny else max(4.0, min(8.0, ctx.left() / len(ks) - 10))
     args = ap.Namespace(device=ctx.device.type, cell=str(ctx.cell), scaling="standard", C=4 if tiny else 16,
