@@ -45,7 +45,8 @@ def summary(c: dict[str, Any]) -> str:
 def create(
     datasets: list[str] = typer.Option(["cifar10"], "--dataset", help="Repeat for several settings."),
     all_: bool = typer.Option(False, "--all", help="Every one of the 15,625 cells."),
-    ops: list[str] = typer.Option([], "--op", help="Keep cells using only these ops (repeat)."),
+    ops: list[str] = typer.Option([], "--op", help="Keep cells in which this op is present (repeat)."),
+    exclude_ops: list[str] = typer.Option([], "--exclude-op", help="Keep cells without this op (repeat)."),
     params_min: Optional[int] = typer.Option(None, help="At least this many parameters."),
     params_max: Optional[int] = typer.Option(None, help="At most this many parameters."),
     index: list[int] = typer.Option([], "--index", help="Official indices (repeat)."),
@@ -63,12 +64,13 @@ def create(
     from service.client import ApiError
 
     selector: dict[str, Any] = {"all": all_} if all_ else {}
-    for name, value in (("ops", ops or None), ("params_min", params_min), ("params_max", params_max),
+    for name, value in (("ops", ops or None), ("exclude_ops", exclude_ops or None), ("params_min", params_min), ("params_max", params_max),
                         ("indices", index or None), ("top_percent", top_percent), ("top_source", top_source)):
         if value is not None:
             selector[name] = value
     if not selector:
-        _fail("choose archs: --all, or filters (--op, --params-min/--params-max, --index, --top-percent)")
+        _fail("choose archs: --all, or filters (--op, --exclude-op, --params-min/--params-max, --index, "
+              "--top-percent)")
     with _client(url, api_key) as client:
         try:
             made = client.create_campaign(selector, datasets, scalings=scalings, protocol=protocol, seeds=seeds,

@@ -23,7 +23,8 @@ class CampaignSelector(BaseModel):
 
     model_config = {"extra": "forbid"}
     all: bool = Field(False, description="every one of the 15,625 cells; no filter beside it")
-    ops: list[OpName] | None = Field(None, min_length=1, description="keep cells whose edges use only these ops")
+    ops: list[OpName] | None = Field(None, min_length=1, description="keep cells in which every listed op is present")
+    exclude_ops: list[OpName] | None = Field(None, min_length=1, description="keep cells in which none is present")
     params_min: int | None = Field(None, ge=0, description="at least this many parameters (full-size network)")
     params_max: int | None = Field(None, ge=0, description="at most this many parameters")
     indices: list[int] | None = Field(None, min_length=1, max_length=15625, description="official indices 0..15624")

@@ -7,7 +7,8 @@ dataset (the classifier's width and the published numbers differ by setting), so
 :func:`select_archs` answers per dataset.
 
 - ``all``: every one of the 15,625 cells (no other filter allowed beside it).
-- ``ops``: cells whose edges use only these ops (e.g. without ``avg_pool_3x3``).
+- ``ops``: cells in which every listed op is present; ``exclude_ops``: cells in which none is
+  (the leaderboard's filters of the same names, ``GET /v1/leaderboard``).
 - ``params_min`` / ``params_max``: trainable parameters of the full-size network, inclusive.
 - ``indices``: an explicit list of official indices.
 - ``top_percent`` of ``top_source``: the best K% by the source's published accuracy at the
@@ -31,7 +32,7 @@ from .models import Architecture, ArchSetting, OriginalResult
 __all__ = ["TOP_SOURCES", "normalise_selector", "select_archs", "reporting_split"]
 
 TOP_SOURCES = ("nb201", "nats-tss")
-_KEYS = ("all", "ops", "params_min", "params_max", "indices", "top_percent", "top_source")
+_KEYS = ("all", "ops", "exclude_ops", "params_min", "params_max", "indices", "top_percent", "top_source")
 
 
 def _field(name: str) -> str:
@@ -53,12 +54,13 @@ def normalise_selector(raw: dict[str, Any]) -> dict[str, Any]:
                            "filters to select the whole space", _field("all"))
     if not sel["all"] and not filters:
         raise InvalidField("the selector selects nothing: set all=true for the whole space, or a filter (ops, "
-                           "params_min/params_max, indices, top_percent)", _field("all"))
-    if sel["ops"] is not None:
-        bad = [op for op in sel["ops"] if op not in OPS]
-        if bad or not sel["ops"]:
-            raise InvalidField(f"ops {bad or '[]'}: list the allowed ops among {', '.join(OPS)}", _field("ops"))
-        sel["ops"] = sorted(set(sel["ops"]), key=OPS.index)
+                           "exclude_ops, params_min/params_max, indices, top_percent)", _field("all"))
+    for name in ("ops", "exclude_ops"):
+        if sel[name] is not None:
+            bad = [op for op in sel[name] if op not in OPS]
+            if bad or not sel[name]:
+                raise InvalidField(f"{name} {bad or '[]'}: list ops among {', '.join(OPS)}", _field(name))
+            sel[name] = sorted(set(sel[name]), key=OPS.index)
     for name in ("params_min", "params_max"):
         value = sel[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -109,11 +111,13 @@ def select_archs(conn: sa.Connection, selector: dict[str, Any], datasets: list[s
     if selector["all"]:
         return {dataset: list(range(NUM_CELLS)) for dataset in datasets}
     base = set(selector["indices"]) if selector["indices"] is not None else set(range(NUM_CELLS))
-    if selector["ops"] is not None:
-        allowed = sum(1 << OPS.index(op) for op in selector["ops"])
-        archs = Architecture.__table__
-        rows = conn.execute(sa.select(archs.c["index"]).where(archs.c.ops_mask.op("&")(~allowed & 0b11111) == 0))
-        base &= {index for (index,) in rows}
+    archs = Architecture.__table__
+    if selector["ops"] is not None:  # every listed op present
+        need = sum(1 << OPS.index(op) for op in selector["ops"])
+        base &= {i for (i,) in conn.execute(sa.select(archs.c["index"]).where(archs.c.ops_mask.op("&")(need) == need))}
+    if selector["exclude_ops"] is not None:  # none of them present
+        banned = sum(1 << OPS.index(op) for op in selector["exclude_ops"])
+        base &= {i for (i,) in conn.execute(sa.select(archs.c["index"]).where(archs.c.ops_mask.op("&")(banned) == 0))}
     out: dict[str, list[int]] = {}
     for dataset in datasets:
         chosen = set(base)

@@ -204,8 +204,9 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
 
 
 def create_campaign(session: Session, request: dict[str, Any], protocol: ProtocolSpec,
-                    api_key_id: int | None = None) -> CampaignCreated:
-    """Store the (normalised) campaign and its runs; the same request again returns it as is."""
+                    api_key_id: int | None = None, max_runs: int | None = None) -> CampaignCreated:
+    """Store the (normalised) campaign and its runs; the same request again returns it as is.
+    More than ``max_runs`` runs is refused before anything is written."""
     digest = request_hash(request)
     existing = session.scalar(sa.select(Campaign).where(Campaign.request_hash == digest))
     if existing is not None:
@@ -227,6 +228,10 @@ def create_campaign(session: Session, request: dict[str, Any], protocol: Protoco
     if not specs:
         raise InvalidField("the selector matches no trainable arch for these datasets and scalings; widen it",
                            "selector")
+    if max_runs is not None and len(specs) > max_runs:
+        raise InvalidField(f"this campaign would create {len(specs):,} runs; this server takes at most "
+                           f"{max_runs:,} per campaign (MAX_CAMPAIGN_RUNS): narrow the selector or split it by "
+                           "dataset", "selector")
     # Insert the campaign row first, so that a concurrent identical request fails on the UNIQUE hash.
     campaign = Campaign(request_hash=digest, request=request, status="active", n_archs=0, n_runs=0,
                         api_key_id=api_key_id, created_at=utcnow())

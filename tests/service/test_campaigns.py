@@ -67,13 +67,18 @@ def test_whole_space_campaign_is_created_in_bulk_and_resubmitting_is_idempotent(
 def test_selector_filters_intersect_per_dataset(fresh: Api):
     allowed = ["none", "skip_connect", "nor_conv_3x3"]
     made = fresh.post("/v1/campaigns", json={**ALL, "seeds": [777], "scalings": ["standard"], "dedup": "exact",
-                                             "selector": {"ops": allowed}}).json()
+                                             "selector": {"exclude_ops": ["nor_conv_1x1", "avg_pool_3x3"]}}).json()
     expected = {i for i in range(NUM_CELLS) if set(_ops(i)) <= set(allowed)}
     with fresh.db.engine.connect() as conn:
         archs = {a for (a,) in conn.execute(sa.select(Run.arch_index).join(CampaignRun, CampaignRun.run_id == Run.id)
                                             .where(CampaignRun.campaign_id == made["id"]))}
     assert len(archs) == 3 ** 6 == made["runs_linked"]  # 3 allowed ops on each of 6 edges
     assert archs == expected
+    both = fresh.post("/v1/campaigns", json={**ALL, "seeds": [777], "scalings": ["standard"], "dedup": "exact",
+                                             "selector": {"ops": ["avg_pool_3x3", "nor_conv_1x1"],
+                                                          "exclude_ops": ["none"]}}).json()
+    want = {i for i in range(NUM_CELLS) if {"avg_pool_3x3", "nor_conv_1x1"} <= set(_ops(i)) and "none" not in _ops(i)}
+    assert both["runs_linked"] == len(want) > 0
     top = fresh.post("/v1/campaigns", json={**ALL, "seeds": [777], "scalings": ["standard"], "dedup": "exact",
                                             "selector": {"top_percent": 1, "params_max": 900_000}}).json()
     with fresh.db.engine.connect() as conn:
@@ -134,6 +139,18 @@ def test_bad_selectors_name_the_field_and_the_fix(fresh: Api, selector, loc, wor
     assert answer.status_code == 422, answer.text
     item = answer.json()["detail"][0]
     assert item["loc"] == loc and words in item["msg"]
+    assert run_count(fresh) == 0
+
+
+def test_a_campaign_over_the_server_limit_is_refused_before_anything_is_written(fresh: Api):
+    small = Api(fresh.db, max_campaign_runs=100)
+    answer = small.post("/v1/campaigns", json={**ALL, "selector": {"top_percent": 1}})  # >= 157 archs x 3 seeds
+    msg = answer.json()["detail"][0]["msg"]
+    assert answer.status_code == 422 and "at most 100 per campaign" in msg
+    assert int(msg.split("would create ")[1].split(" runs")[0].replace(",", "")) >= 3 * 157
+    assert answer.json()["detail"][0]["loc"] == ["body", "selector"]
+    with fresh.db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM campaigns")).scalar_one() == 0
     assert run_count(fresh) == 0
 
 

@@ -49,6 +49,9 @@ def test_embedded_runner_trains_interactive_runs_first_and_the_status_is_measure
     # Submitted AFTER the campaign, trained BEFORE any of its runs.
     interactive = api.post("/v1/runs", json={"arch": 1835, "dataset": "cifar10", "scaling": "standard",
                                              "protocol": "fault-fast", "seeds": [777]}).json()["runs"][0]["id"]
+    # The live queue lists them in pick-up order: the interactive run first.
+    queued = [r["id"] for r in api.get("/v1/runs?status=queued").json()["runs"]]
+    assert queued[0] == interactive and set(queued[1:]) == campaign_runs
     stop = threading.Event()
     runner = threading.Thread(target=run_embedded, args=(api.app.state.rebench.settings, stop, 0.1), daemon=True)
     runner.start()

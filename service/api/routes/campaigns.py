@@ -57,7 +57,7 @@ def create(body: CampaignCreate, response: Response, background: BackgroundTasks
         request = normalise_request(body.model_dump(exclude_none=False) | {
             "selector": body.selector.model_dump(exclude_none=True)}, protocol)
         with state.db.transaction() as session:
-            made = create_campaign(session, request, protocol, key_id)
+            made = create_campaign(session, request, protocol, key_id, state.settings.max_campaign_runs)
     except StorageError as exc:
         raise _storage_error(exc, "body") from None
     if not made.created:
