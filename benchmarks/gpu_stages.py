@@ -131,7 +131,7 @@ def _curve_gap(a: list[float], b: list[float], window: int) -> float | None:
 def stage_parity(ctx: Ctx) -> dict[str, Any]:
     """fp32: 20 steps on the CPU (reference layout) and on the device (fast path). bf16 autocast
     and torch.compile: loss curves over 200 steps against fp32 eager on the device."""
-    batch, steps, curve_steps, window = (8, 8, 10, 5) if ctx.tiny else (256, 20, 200, 20)
+    batch, steps, curve_steps, window = (8, 5, 5, 5) if ctx.tiny else (256, 20, 200, 20)
     C, N = (4, 1) if ctx.tiny else (16, 5)
     torch.backends.cudnn.allow_tf32 = False  # fp32 parity means fp32 arithmetic: no TF32 matmuls/convs
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -261,7 +261,7 @@ def _reference_img_s(ctx: Ctx, batch: int, seconds: float, workers: int) -> tupl
 
 def stage_throughput(ctx: Ctx) -> dict[str, Any]:
     batch = 16 if ctx.tiny else 256
-    seconds = 0.3 if ctx.tiny else max(5.0, min(15.0, ctx.left() / 4))
+    seconds = 0.2 if ctx.tiny else max(5.0, min(15.0, ctx.left() / 4))
     workers = 0 if ctx.tiny else 8
     ours = _ours_img_s(ctx, batch, seconds, bf16=False)
     ours_bf16 = _ours_img_s(ctx, batch, seconds, bf16=True)

@@ -287,7 +287,7 @@ def _context(args: argparse.Namespace, report: dict[str, Any]):
 def _runners(ctx, args: argparse.Namespace) -> dict[str, Callable[[Any], dict]]:
     import gpu_stages
 
-    cells = _sweep_cells(ctx.nb201_acc, 4 if args.tiny else args.sweep_cells)
+    cells = _sweep_cells(ctx.nb201_acc, 3 if args.tiny else args.sweep_cells)
     return {"provenance": stage_provenance, "parity": gpu_stages.stage_parity,
             "throughput": gpu_stages.stage_throughput, "packing": stage_packing,
             "full_run": gpu_stages.stage_full_run, "base_lr": stage_base_lr,
