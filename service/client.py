@@ -78,6 +78,16 @@ class RebenchClient:
     def cancel(self, run_id: int) -> dict:
         return self._call("DELETE", f"/v1/runs/{run_id}")
 
+    def create_campaign(self, selector: dict[str, Any], datasets: Sequence[str], **options: Any) -> dict:
+        """A bulk re-benchmark (``selector``: {"all": true} or filters); idempotent."""
+        return self._call("POST", "/v1/campaigns", json={"selector": selector, "datasets": list(datasets), **options})
+
+    def campaign(self, campaign_id: int) -> dict:
+        return self._call("GET", f"/v1/campaigns/{campaign_id}")
+
+    def cancel_campaign(self, campaign_id: int) -> dict:
+        return self._call("DELETE", f"/v1/campaigns/{campaign_id}")
+
     # -- reads ----------------------------------------------------------------------------
     def run(self, run_id: int) -> dict:
         return self._call("GET", f"/v1/runs/{run_id}")

@@ -29,10 +29,18 @@ from typing import Any, Protocol
 
 from .settings import Settings
 
-__all__ = ["Dispatcher", "CeleryDispatcher", "EmbeddedDispatcher", "make_dispatcher", "TRAIN_TASK"]
+__all__ = ["Dispatcher", "CeleryDispatcher", "EmbeddedDispatcher", "make_dispatcher", "TRAIN_TASK", "BULK_SUFFIX",
+           "bulk_queue"]
 
 #: The worker registers its Celery task under this name.
 TRAIN_TASK = "rebench.train_run"
+#: Campaign runs go to ``<queue>-bulk``; workers drain ``<queue>`` first (``worker.celery_app``).
+BULK_SUFFIX = "-bulk"
+
+
+def bulk_queue(queue: str) -> str:
+    return f"{queue}{BULK_SUFFIX}"
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +54,11 @@ class Dispatcher(Protocol):
     def enqueue_bulk(self, run_ids: Sequence[int], queue: str | None = None) -> bool | None:
         """Like :meth:`enqueue`; a large hand-off may continue in the background (None)."""
 
+    campaign_queue: str | None  # recorded on campaign runs (None: no broker)
+
+    def enqueue_campaign(self, run_ids: Sequence[int]) -> bool | None:
+        """Campaign runs, behind interactive ones (Celery: ``<queue>-bulk``)."""
+
     def close(self) -> None:
         """Finish background hand-offs (at shutdown)."""
 
@@ -56,6 +69,7 @@ class Dispatcher(Protocol):
 class EmbeddedDispatcher:
     kind = "embedded"
     queue: str | None = None  # no broker: the runner polls the database
+    campaign_queue: str | None = None
 
     def __init__(self) -> None:
         self.enqueued = 0  # runs handed over (counted for tests and metrics; the runner polls)
@@ -69,6 +83,10 @@ class EmbeddedDispatcher:
 
     def close(self) -> None:
         return None
+
+    def enqueue_campaign(self, run_ids: Sequence[int]) -> bool | None:
+        """Campaign runs: the embedded runner takes them after interactive ones by itself."""
+        return self.enqueue(run_ids)
 
     def ping(self) -> None:
         return None
@@ -84,6 +102,7 @@ class CeleryDispatcher:
 
     def __init__(self, broker_url: str, queue: str):
         self.broker_url, self.queue = broker_url, queue
+        self.campaign_queue = bulk_queue(queue)  # recorded on campaign runs: the reaper re-sends them there
         self._app: Any = None
         self._lock = threading.Lock()
         self._background: Any = None  # a one-thread executor, created on the first large hand-off
@@ -128,6 +147,10 @@ class CeleryDispatcher:
             background, self._background = self._background, None
         if background is not None:
             background.shutdown(wait=True)
+
+    def enqueue_campaign(self, run_ids: Sequence[int]) -> bool | None:
+        """Campaign runs, to ``<queue>-bulk``: workers take them when ``<queue>`` is empty."""
+        return self.enqueue_bulk(run_ids, self.campaign_queue)
 
     def ping(self) -> None:
         if self.broker_url.startswith(("redis://", "rediss://", "unix://")):

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     retry_max_s: float = Field(300.0, gt=0, description="longest backoff between retries of a transient error")
     lock_dir: Path | None = Field(None, description="machine-local dir of the per-GPU-slot worker locks; default "
                                                     "<tmp>/rebench-<uid>-worker-locks")
+    # -- campaigns ------------------------------------------------------------------------
+    max_campaign_runs: int = Field(500_000, gt=0, description="runs one POST /v1/campaigns may create (the "
+                                   "whole space x 4 datasets x 2 scalings x 3 seeds is 375,000)")
+    nb201_cost_file: Path | None = Field(None, description="NB201's recorded training times "
+                                         "(nb201_tss_hp200_cost.csv.gz) for campaign cost ratios; default: "
+                                         "looked for in DATA_ROOT")
 
     @field_validator("database_url")
     @classmethod

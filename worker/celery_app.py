@@ -17,7 +17,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 from kombu import Queue
 
-from service.dispatch import TRAIN_TASK
+from service.dispatch import TRAIN_TASK, bulk_queue
 from service.settings import DEFAULT_QUEUE, Settings, get_settings
 
 __all__ = ["make_celery", "QUEUES", "TRAIN_TASK"]
@@ -33,7 +33,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         raise RuntimeError("BROKER_URL is not set: Celery workers need a broker (e.g. redis://127.0.0.1:6379/0); "
                            "without one, `rebench serve` runs the embedded worker instead")
     app = Celery("rebench", broker=settings.broker_url, backend=settings.broker_url, include=["worker.tasks"])
-    transport = {"visibility_timeout": int(settings.visibility_timeout_s)}
+    transport = {"visibility_timeout": int(settings.visibility_timeout_s),
+                 # Consume queues in the order given (-Q gpu,gpu-bulk): campaign runs wait in
+                 # <queue>-bulk until the interactive queue is empty (kombu's Redis transport).
+                 "queue_order_strategy": "priority"}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -42,7 +45,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         result_backend_transport_options=transport,
         task_ignore_result=True,  # results live in the database, not in Redis
         task_default_queue=settings.queue,
-        task_queues=[Queue(name) for name in dict.fromkeys((*QUEUES, settings.queue))],
+        task_queues=[Queue(name) for name in dict.fromkeys(
+            q for base in (*QUEUES, settings.queue) for q in (base, bulk_queue(base)))],
         task_routes={TRAIN_TASK: {"queue": settings.queue}},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,

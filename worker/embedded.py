@@ -15,7 +15,7 @@ import threading
 
 from service.dispatch import EmbeddedDispatcher
 from service.settings import Settings, get_settings
-from service.storage import runs as run_repo
+from service.storage.campaigns import next_queued_run_id
 from service.storage.database import Database
 
 from .execute import TransientError, execute_run, worker_identity
@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def next_queued_run(db: Database) -> int | None:
+    """The oldest queued interactive run, else the oldest queued campaign (bulk) run."""
     with db.transaction() as session:
-        runs = run_repo.list_stale_runs(session, 0.0, statuses=("queued",), limit=1)
-        return runs[0].id if runs else None
+        return next_queued_run_id(session)
 
 
 def run_embedded(settings: Settings, stop: threading.Event, poll_s: float = 1.0) -> None:

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.dispatch import make_dispatcher
+from service.dispatch import bulk_queue, make_dispatcher
 from service.settings import DEFAULT_QUEUE, Settings
 from service.storage.database import Database
 
@@ -89,7 +89,10 @@ def worker_commands(gpus: int, per_gpu: int, queue: str | None, loglevel: str = 
             env = {"CUDA_VISIBLE_DEVICES": device_id if device_id is not None else ""}
             lock = f"gpu{device_id}-{slot}" if device_id is not None else f"cpu-{slot}"
             name = f"rebench-{device}-{slot}@{host}"
-            commands.append(WorkerCommand(name, base + ["-Q", queue or DEFAULT_QUEUE, "-n", name], env, lock))
+            interactive = queue or DEFAULT_QUEUE
+            # The bulk queue (campaign runs) second: Redis' priority order drains the first one first.
+            commands.append(WorkerCommand(name, base + ["-Q", f"{interactive},{bulk_queue(interactive)}", "-n", name],
+                                          env, lock))
     return commands
 
 
@@ -155,7 +158,7 @@ class Supervisor:
 
         client = redis.Redis.from_url(self.settings.broker_url, socket_timeout=2)
         try:
-            return int(client.llen(queue))
+            return int(client.llen(queue)) + int(client.llen(bulk_queue(queue)))
         finally:
             client.close()
 

@@ -14,6 +14,7 @@ from . import admin as _admin, db as _db
 from . import train as _train
 from . import verify as _verify
 from . import serve as _serve
+from . import campaign as _campaign
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Re-benchmark NAS-Bench-201 with architecture-aware init and learning rates.")
@@ -36,5 +37,6 @@ app.command("serve")(_serve.serve)
 app.command("worker")(_serve.worker)
 app.command("submit")(_serve.submit)
 app.command("demo")(_serve.demo)
+app.add_typer(_campaign.app, name="campaign")
 
 __all__ = ["app"]

@@ -17,6 +17,7 @@ __all__ = [
     "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "utcnow",
     "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult",
     "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta",
+    "Campaign", "CampaignRun", "CAMPAIGN_STATUSES",
 ]
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -284,3 +285,33 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+CAMPAIGN_STATUSES = ("active", "cancelled")
+
+
+class Campaign(Base):
+    """A re-benchmark of many archs (up to the whole space): runs created server-side in bulk,
+    trained after interactive submissions (``service.storage.campaigns``). ``request_hash`` is
+    the sha256 of the normalised request: resubmitting the same campaign returns this row."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (sa.CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    request: Mapped[dict[str, Any]]  # normalised: selector, datasets, scalings, seeds, protocol, precision, dedup
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    n_archs: Mapped[int]  # distinct archs selected (over all datasets)
+    n_runs: Mapped[int]  # runs linked (trained + served)
+    api_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+
+class CampaignRun(Base):
+    """A run of a campaign. A run in any campaign is bulk work: workers take it after
+    interactive runs (``service.storage.campaigns.next_queued_run_id``, the ``-bulk`` queue)."""
+
+    __tablename__ = "campaign_runs"
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)

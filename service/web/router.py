@@ -46,7 +46,10 @@ API_ONLY = ("limit", "offset", "format")
 
 
 def install_web(app: FastAPI) -> None:
+    from .campaigns import router as campaign_pages  # here: it imports this module's render()
+
     app.include_router(router)
+    app.include_router(campaign_pages)
     app.mount("/web/static", StaticFiles(directory=HERE / "static"), name="web-static")
 
 

@@ -91,7 +91,8 @@ def db(request: pytest.FixtureRequest) -> Database:
     return request.getfixturevalue({"postgres": "pg_db", "sqlite": "sqlite_db"}[request.param])
 
 
-RUN_TABLES = ("final_metrics", "final_results", "epoch_metrics", "batch_runs", "batches", "runs")
+RUN_TABLES = ("campaign_runs", "campaigns", "final_metrics", "final_results", "epoch_metrics", "batch_runs", "batches",
+              "runs")
 
 
 def wipe_runs(db: Database) -> None:

@@ -20,7 +20,7 @@ EXAMPLES = {GenerationMode.POSITIVE: 60, GenerationMode.NEGATIVE: 30}
 
 @pytest.fixture(scope="module")
 def pg_api(pg_db):
-    api = Api(pg_db)
+    api = Api(pg_db, max_campaign_runs=3000)  # random campaigns stay small (the bulk path is tested elsewhere)
     with api.client:
         yield api
 

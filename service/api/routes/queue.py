@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from archscale.space import cell_at, format_arch
 from service.schemas.common import ERROR_RESPONSES
 from service.schemas.queue import RunList
-from service.storage.models import RUN_STATUSES, Protocol, Run
+from service.storage.models import RUN_STATUSES, CampaignRun, Protocol, Run
 
 from ..deps import AppState, get_state
 
@@ -37,8 +37,10 @@ def recent_runs(session: Session, statuses: list[str], limit: int) -> dict[str, 
     """Running runs first, then queued (oldest first: the order they will be picked up is
     roughly FIFO), then finished ones by most recent change. Shared with the web queue page."""
     rank = sa.case((Run.status == "running", 0), (Run.status == "queued", 1), else_=2)
+    # Campaign runs are picked up after interactive ones (service.storage.campaigns).
+    bulk = sa.case((sa.and_(Run.status == "queued", sa.exists().where(CampaignRun.run_id == Run.id)), 1), else_=0)
     fifo = sa.case((Run.status == "queued", Run.id), else_=0)
-    query = sa.select(Run).order_by(rank, fifo, Run.updated_at.desc(), Run.id.desc()).limit(limit)
+    query = sa.select(Run).order_by(rank, bulk, fifo, Run.updated_at.desc(), Run.id.desc()).limit(limit)
     if statuses:
         query = query.where(Run.status.in_(statuses))
     runs = list(session.scalars(query))
