@@ -57,6 +57,8 @@ async def bulk(
         with state.db.engine.connect() as conn:
             if origin in ORIGINAL_SOURCES:
                 body = published_numbers(conn, origin, dataset)
+                flops = snapshot.settings[dataset]["flops"]  # computed from the cell, in M as NB201 gives them
+                body["costs"]["flops"] = [float(flops[i]) / 1e6 for i in body["index"]]
                 protocol: dict[str, Any] | None = {"key": "nb201-200@v1", "epochs": 200}
             else:
                 scaling, rest = origin.split("@", 1)
