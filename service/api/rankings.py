@@ -18,7 +18,7 @@ from service.schemas.rankings import DEFAULT_KS
 from service.storage.readmodel import Series, Snapshot
 
 __all__ = ["competition_ranks", "LeaderboardView", "leaderboard_view", "sorted_order", "filter_mask",
-           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS"]
+           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS", "seed_floor_series"]
 
 
 
@@ -156,15 +156,30 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
         tau, _ = _tau(x[both], y[both], variant)
         pairs.append({"seeds": [series.seeds[i], series.seeds[j]], "tau": tau, "n": int(both.sum())})
     taus = [p["tau"] for p in pairs if p["tau"] is not None]
-    return {"source": series.key.origin, "pairs": pairs, "mean_tau": float(np.mean(taus)) if taus else None}
+    return {"source": series.key.origin, "split": series.key.split, "pairs": pairs,
+            "mean_tau": float(np.mean(taus)) if taus else None}
 
 
-def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str) -> tuple[int, list[dict]]:
+def seed_floor_series(snapshot: Snapshot, key: Any) -> tuple[Series, ...]:
+    """For a published source without itemised seeds on ``key``'s split (NB201's test numbers are
+    seed-means), its valid split when that has them: NB201's own noise floor, shown beside the
+    tau between sources (its split named in the answer). Empty otherwise."""
+    series = snapshot.series.get(key)
+    if series is None or series.kind != "original" or len(series.seeds) >= 2:
+        return ()
+    valid = next((s for s in snapshot.series_for(key.dataset, "original") if s.key.origin == key.origin
+                  and s.key.metric == key.metric and s.key.split != key.split and len(s.seeds) >= 2), None)
+    return (valid,) if valid is not None else ()
+
+
+def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str,
+                 extra_floors: tuple[Series, ...] = ()) -> tuple[int, list[dict]]:
     """Kendall tau between ``a`` and ``b`` over the top-K% of the archs that have both.
 
     Only measurements made on each arch count: a served number (batch dedup) repeats its
     representative's measurement, so it is left out (``Series.own``) rather than counted as
-    an independent data point; each answer's sources say how many (``served_archs``)."""
+    an independent data point; each answer's sources say how many (``served_archs``).
+    ``extra_floors``: more series whose seed-to-seed tau is given over the same selection."""
     a, b = a.own, b.own
     common = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     rows = []
@@ -181,7 +196,8 @@ def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, va
         selection = np.sort(selection)
         x, y = a.mean[selection], b.mean[selection]
         tau, p = _tau(x, y, variant)
-        floors = [f for f in (_noise_floor(a, selection, variant), _noise_floor(b, selection, variant)) if f]
+        floors = [f for f in (_noise_floor(a, selection, variant), _noise_floor(b, selection, variant),
+                              *(_noise_floor(s, selection, variant) for s in extra_floors)) if f]
         rows.append({"k": k, "n": int(len(selection)), "tau": tau, "p_value": p, "ties_a": tied_pairs(x),
                      "ties_b": tied_pairs(y), "noise_floor": floors})
     return len(common), rows
