@@ -103,6 +103,15 @@ def retrained_numbers(conn: sa.Connection, scaling: str, protocol_id: int, preci
     for arch, seed, total, timed, epochs in times:
         if (arch, seed) in finished:  # a result exists: the run's curve is complete
             numbers[("train-all-time", arch, seed)] = float(total) if timed == epochs else None
+    # a final result without train numbers (older workers): the last epoch's are the same numbers
+    last = _q(conn, "SELECT r.arch_index, r.seed, e.train_loss, e.train_acc FROM runs r JOIN epoch_metrics e ON "
+                    "e.run_id = r.id AND e.epoch = r.total_epochs WHERE r.status = 'succeeded' AND r.dataset = :d "
+                    "AND r.scaling = :sc AND r.protocol_id = :p AND r.precision = :pr AND r.served_from_run_id IS NULL",
+              series)
+    for arch, seed, loss, acc in last:
+        for key, value in (("train-loss", loss), ("train-accuracy", acc)):
+            if (arch, seed) in finished and numbers.get((key, arch, seed)) is None and value is not None:
+                numbers[(key, arch, seed)] = value
     seeds = sorted({seed for _, _, seed in numbers if seed is not None})
     out = _columns(numbers, seeds)
     out["costs"] = {}
