@@ -266,3 +266,76 @@ def test_kendall_and_plots_show_nb201s_own_seed_noise_floor(live, data):
     with httpx.Client(base_url=live["url"]) as http:
         page = http.get("/web/plots", params={"dataset": "cifar100", "a": "nb201", "b": "nats-tss"})
     assert page.status_code == 200 and "seed noise" in page.text and "nb201</code> x-valid" in page.text
+
+
+# --- the importer (runs last: it re-imports into the live database) ------------------------------
+def _counts(db) -> tuple[int, int, int]:
+    import sqlalchemy as sa
+
+    with db.engine.connect() as conn:
+        return (conn.execute(sa.text("SELECT count(*) FROM original_results WHERE aggregation = 'seed'")).scalar_one(),
+                conn.execute(sa.text("SELECT count(*) FROM original_costs")).scalar_one(),
+                conn.execute(sa.text("SELECT count(*) FROM result_imports")).scalar_one())
+
+
+def _write(path, lines: list[str]):
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def test_bad_files_name_the_fault_and_change_nothing(live, tmp_path):
+    from service.storage.errors import InvalidField
+    from service.storage.nb201_seeds import import_nb201_csv
+
+    db = live["db"]
+    before = _counts(db)
+    assert before[:2] == (118_257, 46_875)
+    perseed = gzip.open(data_dir() / "nb201_tss_hp200_perseed_valid.csv.gz", "rt").read().splitlines()
+    cost = gzip.open(data_dir() / "nb201_tss_hp200_cost.csv.gz", "rt").read().splitlines()
+
+    def shifted(lines: list[str]) -> list[str]:  # NB201's numbers under the next arch's index
+        return [lines[0]] + [f"{(int(line.split(',', 1)[0]) + 1) % 15_625},{line.split(',', 1)[1]}"
+                             for line in lines[1:]]
+
+    bad_value = perseed[:4] + [perseed[4].rsplit(",", 1)[0] + ",n/a"] + perseed[5:]
+    bad_seeds = cost[:3] + [cost[3].rsplit(",", 1)[0] + ",777 888"] + cost[4:]
+    cases = [(perseed[:1000], "arch x setting groups, expected 46875"),
+             (bad_value, "line 5: valid_acc = 'n/a' is not a number"),
+             (shifted(perseed), "another index order"),
+             (shifted(cost), "another index order"),
+             (bad_seeds, "line 4: orig_csv_valid_seeds"),
+             (["arch_index,dataset,epochs,seed,n_seeds,valid_acc", "0,cifar10,200,777,3,90.0"], "dataset 'cifar10'")]
+    for number, (lines, message) in enumerate(cases):
+        path = _write(tmp_path / f"bad{number}.csv.gz", lines)
+        with pytest.raises(InvalidField, match=message), db.engine.begin() as conn:
+            import_nb201_csv(conn, path)
+    assert _counts(db) == before  # one transaction each: nothing half-written
+
+
+def test_reimport_is_idempotent(live, data):
+    from service.storage.nb201_seeds import import_nb201_csv
+
+    db = live["db"]
+    before = _counts(db)
+    for name in ("nb201_tss_hp200_perseed_valid.csv.gz", "nb201_tss_hp200_cost.csv.gz"):
+        with db.engine.begin() as conn:
+            report = import_nb201_csv(conn, data_dir() / name)
+        assert list(report.rows.values()) == [{"nb201_tss_hp200_perseed_valid.csv.gz": 118_257}.get(name, 46_875)]
+    assert _counts(db) == before
+    live["app"].state.rebench.snapshots.refresh()
+    api = RebenchAPI(live["url"])
+    assert api.get_more_info(6111, "cifar100", hp="200", is_random=777)["valid-accuracy"] == \
+        data["seeds"][(6111, "cifar100")][777]
+
+
+def test_cli_refuses_per_seed_numbers_before_the_published_means(tmp_path):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for name, first in (("nb201_tss_hp200_perseed_valid.csv.gz", "import nb201_original.csv.gz first"),
+                        ("nb201_tss_hp200_cost.csv.gz", "import nb201_tss_hp200_perseed_valid.csv.gz first")):
+        result = CliRunner().invoke(app, ["import-nb201", str(data_dir() / name), "--database-url", url])
+        assert result.exit_code == 2 and first in result.output, result.output
