@@ -30,8 +30,9 @@ are `{"detail": [{"type", "loc", "msg"}]}` with the field in `loc` and the fix i
 """
 
 
-def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastAPI:
-    """Build the app. ``watch=False`` skips the snapshot watcher thread (scripts, some tests)."""
+def create_app(settings: Settings | None = None, *, watch: bool = True, warm_bulk: bool = False) -> FastAPI:
+    """Build the app. ``watch=False`` skips the snapshot watcher thread (scripts, some tests);
+    ``warm_bulk=True`` (the served app) builds the published bulk tables at start-up."""
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url)
     registry = CollectorRegistry()
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
             db.init()
         if watch:
             state.snapshots.start()
+            if warm_bulk:  # NB201's published tables for RebenchAPI, built before the first client asks
+                bulk.warm_published(state)
         try:
             yield
         finally:
