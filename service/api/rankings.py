@@ -8,6 +8,7 @@ boundary are broken by official index so the answer is deterministic.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
@@ -18,7 +19,7 @@ from service.schemas.rankings import DEFAULT_KS
 from service.storage.readmodel import Series, Snapshot
 
 __all__ = ["competition_ranks", "LeaderboardView", "leaderboard_view", "sorted_order", "filter_mask",
-           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS", "seed_floor_series"]
+           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS", "seed_floor_series", "top_count"]
 
 
 
@@ -141,6 +142,12 @@ def _tau(x: np.ndarray, y: np.ndarray, variant: str) -> tuple[float | None, floa
     return _float(result.statistic), _float(result.pvalue)
 
 
+def top_count(k: float, n: int) -> int:
+    """How many of ``n`` archs the top-``k``% holds: ceil(k * n / 100), computed exactly on the
+    decimal ``k`` (in floats 7 / 100 * 100 = 7.000000000000001, whose ceiling would be 8)."""
+    return math.ceil(Fraction(str(k)) * n / 100)
+
+
 def _ranked(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """``candidates`` best first (ties by index): the top m of any K is a prefix of it."""
     return candidates[np.lexsort((candidates, -values[candidates]))]
@@ -186,7 +193,7 @@ def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, va
     by_a = _ranked(a.mean, common) if select_by in ("a", "union") else None  # sorted once, not per K
     by_b = _ranked(b.mean, common) if select_by in ("b", "union") else None
     for k in ks:
-        m = math.ceil(k / 100.0 * len(common))
+        m = top_count(k, len(common))
         if select_by == "a":
             selection = by_a[:m]
         elif select_by == "b":
