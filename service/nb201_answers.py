@@ -177,9 +177,9 @@ class AnswerMixin(InfoStrings):
         for arch, value in zip(table.index, column):
             if value is None:
                 continue
-            if flop_max is not None and (costs.cost("flops", arch) or 0.0) > flop_max:
+            if flop_max is not None and _cost(costs, "flops", arch) > flop_max:
                 continue
-            if param_max is not None and (costs.cost("params", arch) or 0.0) > param_max:
+            if param_max is not None and _cost(costs, "params", arch) > param_max:
                 continue
             if best is None or best < value:
                 best_index, best = arch, value
@@ -195,6 +195,14 @@ class AnswerMixin(InfoStrings):
             n = len(table.seeds_of(arch))
             counts[n] = counts.get(n, 0) + 1
         return counts
+
+
+def _cost(table: SourceTable, key: str, index: int) -> float:
+    value = table.cost(key, index)
+    if value is None:
+        raise NotHeld(f"{key} of arch {index} is not held on {table.dataset} (NB201 recorded it for cifar10-valid, "
+                      f"cifar100 and ImageNet16-120); drop the {key} limit or ask cifar10-valid")
+    return value
 
 
 def _remap(dataset: str, metric_on_set: str) -> tuple[str, str]:
