@@ -32,14 +32,21 @@ class Genotype:
         return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
 
 
-def _random_genotype(op_names: tuple[str, ...]) -> Genotype:
-    return Genotype(tuple(random.choice(op_names) for _ in range(EDGES)))
+def _choices(op_names: tuple, edge: int) -> tuple[str, ...]:
+    """``op_names``: the ops of every edge (as the authors' scripts), or one tuple of ops per edge
+    (a smaller space: an edge with one op is fixed)."""
+    return op_names if isinstance(op_names[0], str) else op_names[edge]
 
 
-def _mutate(parent: Genotype, op_names: tuple[str, ...]) -> Genotype:
+def _random_genotype(op_names: tuple) -> Genotype:
+    return Genotype(tuple(random.choice(_choices(op_names, edge)) for edge in range(EDGES)))
+
+
+def _mutate(parent: Genotype, op_names: tuple) -> Genotype:
     ops = list(parent.ops)
-    edge = random.randint(0, EDGES - 1)
-    ops[edge] = random.choice([op for op in op_names if op != ops[edge]])
+    free = [edge for edge in range(EDGES) if len(_choices(op_names, edge)) > 1]
+    edge = free[random.randint(0, len(free) - 1)]
+    ops[edge] = random.choice([op for op in _choices(op_names, edge) if op != ops[edge]])
     return Genotype(tuple(ops))
 
 
@@ -83,18 +90,18 @@ def reinforce(api: Any, dataset: str, op_names: tuple[str, ...], hp: str, time_b
               learning_rate: float = 0.01, momentum: float = 0.9) -> list[tuple[int, float, float]]:
     """REINFORCE (Williams 1992) as in reinforce.py: a softmax policy per edge, an EMA baseline."""
     api.reset_time()
-    logits = [[0.0] * len(op_names) for _ in range(EDGES)]
+    logits = [[0.0] * len(_choices(op_names, edge)) for edge in range(EDGES)]
     baseline: float | None = None
     trace: list[tuple[int, float, float]] = []
     while not trace or trace[-1][2] < time_budget:
         probs = [_softmax(row) for row in logits]
         choice = [_sample(p) for p in probs]
-        arch = Genotype(tuple(op_names[c] for c in choice))
+        arch = Genotype(tuple(_choices(op_names, edge)[c] for edge, c in enumerate(choice)))
         reward, _, _, total = api.simulate_train_eval(arch, dataset, hp=hp)
         baseline = reward if baseline is None else momentum * baseline + (1 - momentum) * reward
         advantage = reward - baseline
         for edge, c in enumerate(choice):  # d log p(c) / d logit_j = 1[j = c] - p_j
-            for j in range(len(op_names)):
+            for j in range(len(logits[edge])):
                 logits[edge][j] += learning_rate * advantage * ((1.0 if j == c else 0.0) - probs[edge][j])
         trace.append((api.query_index_by_arch(arch), reward, total))
     return trace

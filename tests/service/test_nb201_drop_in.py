@@ -268,6 +268,66 @@ def test_kendall_and_plots_show_nb201s_own_seed_noise_floor(live, data):
     assert page.status_code == 200 and "seed noise" in page.text and "nb201</code> x-valid" in page.text
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)  # one backend: the worker path is the same on both
+def test_search_loops_on_tiny_real_runs(live, reference, tmp_path):
+    """Real training (the embedded worker, a tiny net on tiny CIFAR-format data) of the 4 cells of a
+    small space; the three loops then run unchanged on those runs and on a reference built from
+    /v1/runs answers: identical trajectories."""
+    import json
+    import threading
+    from itertools import product
+
+    from service.settings import Settings
+    from service.storage.keys import create_key
+    from tests.archscale.training.conftest import write_cifar10
+    from tests.worker.protocols import FAST, register
+    from worker.embedded import run_embedded
+
+    register()
+    write_cifar10(tmp_path, per_batch=40, test=20)
+    halves = {"train": ["int", [str(i) for i in range(0, 200, 2)]], "valid": ["int", [str(i) for i in range(1, 200, 2)]]}
+    (tmp_path / "cifar-split.txt").write_text(json.dumps(halves))
+    with live["db"].transaction() as session:
+        key = create_key(session, "real-runs").secret
+    api = RebenchAPI(live["url"], api_key=key, source=f"arch-aware@{FAST.name}")
+    space = (("nor_conv_3x3",),) * 4 + (RETRAINED_OPS,) * 2  # 4 cells: ~0.5 s of training each on a quiet CPU
+    cells = [api.query_index_by_arch(nas_search.Genotype(ops)) for ops in product(*space)]
+    accepted = [api.submit(index, dataset="cifar10-valid", seeds=[1]) for index in cells]
+    settings = Settings(database_url=live["db"].url, data_root=tmp_path, cache_dir=tmp_path / "cache",
+                        artifact_dir=tmp_path / "artifacts", device="cpu", heartbeat_s=0.5)
+    stop = threading.Event()
+    runner = threading.Thread(target=run_embedded, args=(settings, stop, 0.1), daemon=True)
+    snapshots = live["app"].state.rebench.snapshots
+    snapshots.stop()  # no read-model reload per finished run (seconds each, in this process): one at the end
+    runner.start()
+    try:
+        runs = [api.wait(answer, poll_s=0.5, timeout_s=300)[0] for answer in accepted]
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        snapshots.refresh()
+        snapshots.start()
+    assert [r["status"] for r in runs] == ["succeeded"] * len(cells), [r.get("error") for r in runs]
+    numbers = {}
+    for index, run in zip(cells, runs):
+        valid, seconds = run["result"]["metrics"]["valid"]["acc"], sum(row["seconds"] for row in run["curve"])
+        numbers[(index, "cifar10-valid")] = {1: (valid, seconds)}
+        info = api.get_more_info(index, "cifar10-valid", hp="12", is_random=False)
+        assert (info["valid-accuracy"], info["train-all-time"]) == (valid, seconds)
+        assert info["train-accuracy"] == run["result"]["metrics"]["train"]["acc"]
+    real = Reference(numbers, reference.latency, reference.index_of)
+    budget = 12 * sum(seconds for by_seed in numbers.values() for _, seconds in by_seed.values()) / len(cells)
+    for search in (lambda a: nas_search.regularized_evolution(a, "cifar10", space, "12", 16, 4, 2),
+                   lambda a: nas_search.random_search(a, "cifar10-valid", space, "12", budget),
+                   lambda a: nas_search.reinforce(a, "cifar10", space, "12", budget)):
+        trajectories = []
+        for target in (api, real):
+            random.seed(5)
+            trajectories.append(search(target))
+        assert trajectories[0] == trajectories[1] and len(trajectories[0]) >= 10
+
 # --- the importer (runs last: it re-imports into the live database) ------------------------------
 def _counts(db) -> tuple[int, int, int]:
     import sqlalchemy as sa
@@ -284,6 +344,7 @@ def _write(path, lines: list[str]):
     return path
 
 
+@pytest.mark.parametrize("live", ["postgres"], indirect=True)  # a rolled-back transaction, on the production backend
 def test_bad_files_name_the_fault_and_change_nothing(live, tmp_path):
     from service.storage.errors import InvalidField
     from service.storage.nb201_seeds import import_nb201_csv
@@ -313,6 +374,7 @@ def test_bad_files_name_the_fault_and_change_nothing(live, tmp_path):
     assert _counts(db) == before  # one transaction each: nothing half-written
 
 
+@pytest.mark.parametrize("live", ["sqlite"], indirect=True)
 def test_reimport_is_idempotent(live, data):
     from service.storage.nb201_seeds import import_nb201_csv
 
