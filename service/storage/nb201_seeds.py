@@ -21,6 +21,8 @@ import gzip
 import itertools
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +64,21 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
     return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """A file that cannot be read as a (gzip) UTF-8 CSV: one error naming it, not a traceback."""
+    try:
+        yield
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:  # BadGzipFile is an OSError
+        raise InvalidField(f"{path.name} cannot be read as a{' gzip' if path.suffix == '.gz' else ''} UTF-8 CSV "
+                           f"({type(exc).__name__}: {exc}); it is damaged or truncated: copy it again from "
+                           "shared/data", "path") from None
+
+
 def csv_kind(path: str | Path) -> str:
     """``original``, ``perseed`` or ``cost``, from the CSV header."""
     path = Path(path)
-    with _open(path) as handle:
+    with _readable(path), _open(path) as handle:
         header = set(next(csv.reader(handle), []))
     if set(PERSEED_COLUMNS) <= header:
         return "perseed"
@@ -99,7 +112,7 @@ def _int(text: str, column: str, where: str) -> int:
 
 def _rows(path: Path, columns: tuple[str, ...], kind: str):  # type: ignore[no-untyped-def]
     """(where, row) with the common checks: columns, index range, setting, epochs."""
-    with _open(path) as handle:
+    with _readable(path), _open(path) as handle:
         reader = csv.DictReader(handle)
         missing = set(columns) - set(reader.fieldnames or ())
         if missing:

@@ -371,6 +371,15 @@ def test_bad_files_name_the_fault_and_change_nothing(live, tmp_path):
         path = _write(tmp_path / f"bad{number}.csv.gz", lines)
         with pytest.raises(InvalidField, match=message), db.engine.begin() as conn:
             import_nb201_csv(conn, path)
+    raw = (data_dir() / "nb201_tss_hp200_cost.csv.gz").read_bytes()
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(raw[: len(raw) // 2])  # a copy cut short: valid header, no end-of-stream
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(b"arch_index,dataset,epochs,seed,n_seeds,valid_acc\n0,cifar10-valid,200,777,3,9\xe9\n")
+    for path in (truncated, latin1):
+        with pytest.raises(InvalidField, match=rf"{path.name} cannot be read as a .*UTF-8 CSV"), \
+                db.engine.begin() as conn:
+            import_nb201_csv(conn, path)
     assert _counts(db) == before  # one transaction each: nothing half-written
 
 
