@@ -47,8 +47,8 @@ def _choice(name: str, value: object, valid: Sequence[object]) -> None:
 class RebenchAPI(AnswerMixin):
     """``NASBench201API`` / nats_bench's tss API over HTTP, plus ``submit``/``wait``/``leaderboard``/``kendall``."""
 
-    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0, *,
-                 source: str | None = None, client: RebenchClient | None = None, verbose: bool = False):
+    def __init__(self, url: str | None = None, source: str | None = None, api_key: str | None = None,
+                 timeout: float = 30.0, *, client: RebenchClient | None = None, verbose: bool = False):
         self.scaling, self.protocol_key, self.precision = parse_source(source)  # validates before any request
         self.source = source or "nb201"
         self.client = client or RebenchClient(url, api_key=api_key, timeout=timeout)

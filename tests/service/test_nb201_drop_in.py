@@ -189,6 +189,14 @@ def test_retrained_source_answers_the_same_calls(live):
     assert at3["train-all-time"] == sum(retrained_epoch(index, seeds[0], e)["seconds"] for e in range(1, 5))
     with pytest.raises(NotHeld, match="train-all-time"):
         info["valid-per-time"]
+    random.seed(3)  # BOHB.py's call: a budget in epochs, read at that epoch of one drawn seed
+    acc, _, cost, _ = api.simulate_train_eval(index, "cifar10", iepoch=5, hp="12", account_time=False)
+    random.seed(3)
+    seed = random.choice(list(seeds))
+    assert acc == retrained_epoch(index, seed, 6)["evals"]["valid"]["acc"]
+    assert cost == sum(retrained_epoch(index, seed, e)["seconds"] for e in range(1, 7))
+    positional = RebenchAPI(live["url"], RETRAINED_SOURCE)  # RebenchAPI(url, source)
+    assert positional.get_more_info(index, "cifar10-valid", None, "12", False) == info
     with pytest.raises(NotHeld, match="hp='12'"):
         api.get_more_info(index, "cifar10-valid", hp="200", is_random=False)
     with pytest.raises(NotHeld, match="submit"):
