@@ -167,16 +167,30 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
             "mean_tau": float(np.mean(taus)) if taus else None}
 
 
-def seed_floor_series(snapshot: Snapshot, key: Any) -> tuple[Series, ...]:
-    """For a published source without itemised seeds on ``key``'s split (NB201's test numbers are
-    seed-means), its valid split when that has them: NB201's own noise floor, shown beside the
-    tau between sources (its split named in the answer). Empty otherwise."""
-    series = snapshot.series.get(key)
-    if series is None or series.kind != "original" or len(series.seeds) >= 2:
-        return ()
-    valid = next((s for s in snapshot.series_for(key.dataset, "original") if s.key.origin == key.origin
-                  and s.key.metric == key.metric and s.key.split != key.split and len(s.seeds) >= 2), None)
-    return (valid,) if valid is not None else ()
+def seed_floor_series(snapshot: Snapshot, a_key: Any, b_key: Any) -> tuple[Series, ...]:
+    """Series whose seed-to-seed tau is shown beside the tau between ``a`` and ``b`` (their split named):
+
+    - a published source without itemised seeds on the compared split (NB201's test numbers are
+      seed-means): its valid split when that has them;
+    - NB201's own (``nb201``, valid split) when neither side is ``nb201``, so a comparison of
+      two re-trained series shows the published benchmark's seed noise on the same archs too.
+    Empty when none has two or more seeds (e.g. per-seed numbers not imported)."""
+    def valid_of(origin: str, dataset: str, metric: str, not_split: str | None = None) -> Series | None:
+        return next((s for s in snapshot.series_for(dataset, "original") if s.key.origin == origin
+                     and s.key.metric == metric and s.key.split != not_split and len(s.seeds) >= 2), None)
+
+    out: list[Series] = []
+    for key in (a_key, b_key):
+        series = snapshot.series.get(key)
+        if series is not None and series.kind == "original" and len(series.seeds) < 2:
+            found = valid_of(key.origin, key.dataset, key.metric, key.split)
+            if found is not None and all(found is not s for s in out):
+                out.append(found)
+    if "nb201" not in (a_key.origin, b_key.origin):
+        found = valid_of("nb201", a_key.dataset, a_key.metric)
+        if found is not None and all(found is not s for s in out):
+            out.append(found)
+    return tuple(out)
 
 
 def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str,

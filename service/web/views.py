@@ -111,7 +111,7 @@ def plots_view(snapshot: Snapshot, q: PlotsQuery) -> dict[str, Any]:
     both = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     points = list(zip(both.tolist(), a.mean[both].tolist(), b.mean[both].tolist()))
     by = {"original": "a", "rescaled": "b"}.get(q.select_by, q.select_by)
-    extra = seed_floor_series(snapshot, a_key) + seed_floor_series(snapshot, b_key)  # NB201's own seeds
+    extra = seed_floor_series(snapshot, a_key, b_key)  # NB201's own seeds
     n_common, rows = kendall_rows(a, b, DEFAULT_KS, by, q.variant, extra)
     floors = [f["mean_tau"] for r in rows for f in r["noise_floor"] if f["mean_tau"] is not None]
     return {"a": a_info, "b": b_info, "n_common": n_common, "rows": rows, "select_by": by,

@@ -271,6 +271,15 @@ def test_kendall_and_plots_show_nb201s_own_seed_noise_floor(live, data):
     assert [(f["source"], f["split"]) for f in floors] == [("nb201", "x-valid")]
     pair = next(p for p in floors[0]["pairs"] if p["seeds"] == [888, 999])
     assert pair["tau"] == pytest.approx(kendalltau(x, y).statistic, abs=1e-9) and pair["n"] == len(both)
+    retrained = api.kendall(dataset="cifar10-valid", a=f"{RETRAINED_SOURCE}:valid", b=f"{RETRAINED_SOURCE}:valid",
+                            k=[100])  # no nb201 side: NB201's own seed noise over the same archs, beside theirs
+    floors = {f["source"]: f for f in retrained["rows"][0]["noise_floor"]}
+    assert set(floors) == {f"{RETRAINED_SOURCE}@v1/fp32", "nb201"} and floors["nb201"]["split"] == "valid"
+    cells = retrained_cells()
+    x = [data["seeds"][(i, "cifar10-valid")][777] for i in cells]
+    y = [data["seeds"][(i, "cifar10-valid")][888] for i in cells]
+    pair = next(p for p in floors["nb201"]["pairs"] if p["seeds"] == [777, 888])
+    assert pair["n"] == len(cells) and pair["tau"] == pytest.approx(kendalltau(x, y).statistic, abs=1e-9)
     with httpx.Client(base_url=live["url"]) as http:
         page = http.get("/web/plots", params={"dataset": "cifar100", "a": "nb201", "b": "nats-tss"})
     assert page.status_code == 200 and "seed noise" in page.text and "nb201</code> x-valid" in page.text

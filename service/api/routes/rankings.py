@@ -21,7 +21,8 @@ NOTE = ("Kendall tau between sources a and b over the top-K% of the archs that h
         "picked by a, by b, or is the union of both picks (select_by); ties at the boundary by index. "
         "ties_a/ties_b count tied pairs. noise_floor: tau between two seeds of one source over the same "
         "archs, for sources with per-seed numbers; a published source without them on the compared split "
-        "(NB201's test numbers are seed-means) shows the noise floor of its valid split, named in `split`.")
+        "(NB201's test numbers are seed-means) shows the noise floor of its valid split, named in `split`; "
+        "a comparison without nb201 also shows NB201's own seed noise (valid split) over the same archs.")
 
 
 @router.get("/v1/rankings/kendall", response_model=KendallOut, responses=ERROR_RESPONSES,
@@ -45,7 +46,7 @@ async def kendall(request: Request) -> Response:
     def compute() -> bytes:
         a_series, a_info = source_info(snapshot, a_key)
         b_series, b_info = source_info(snapshot, b_key)
-        extra = seed_floor_series(snapshot, a_key) + seed_floor_series(snapshot, b_key)
+        extra = seed_floor_series(snapshot, a_key, b_key)
         n_common, rows = kendall_rows(a_series, b_series, ks, by, variant, extra)
         return orjson.dumps({"dataset": dataset, "a": a_info, "b": b_info, "select_by": by,
                              "variant": f"tau-{variant}", "n_common": n_common, "rows": rows, "note": NOTE})
