@@ -9,7 +9,6 @@ listed in the answer's ``not_held`` with the reason and raises :class:`NotHeld` 
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Any
 
 from .nb201_results import InfoStrings
