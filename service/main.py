@@ -2,4 +2,4 @@
 
 from service.api import create_app
 
-app = create_app()
+app = create_app(warm_bulk=True)  # the served app: RebenchAPI's first request finds its table built

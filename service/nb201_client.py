@@ -1,67 +1,42 @@
-"""A ``nas_201_api``-compatible reader of this service (httpx and the pure-Python core; no torch).
+"""A ``nas_201_api`` / ``nats_bench`` (tss) drop-in over this service (httpx; no torch).
 
     from service.nb201_client import RebenchAPI
-    api = RebenchAPI("http://127.0.0.1:8000")
-    i = api.query_index_by_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
-    api.get_more_info(i, "cifar100", hp="200", is_random=False, scaling="arch-aware")["test-accuracy"]
+    api = RebenchAPI("http://127.0.0.1:8000")                              # NB201's published numbers
+    api = RebenchAPI("http://127.0.0.1:8000", source="arch-aware@nb201-200")  # the same calls, re-trained
 
-Same names and semantics as ``NASBench201API`` (D-X-Y/NAS-Bench-201, ``api_utils.py``):
+With no ``source`` every call answers what ``NASBench201API`` answers for the published
+200-epoch numbers: same names, keys, types and defaults (``hp='12'``, ``is_random=True``, so
+ask for ``hp='200'``: the 12-epoch runs were not published here). ``source`` names a
+re-trained series ``<scaling>[@<protocol>[@v<n>]][/<precision>]``: with no protocol, ``hp``
+picks ``nb201-200`` or ``nb201-12``; with one, ``hp`` must agree with an NB201 recipe's epochs
+(other protocols, e.g. ``smoke``, ignore it).
 
-* ``query_index_by_arch(arch)``: an int in range is returned as is (else ValueError); a string
-  is looked up *exactly* (NB201 compares strings, so a malformed string, or edges listed in
-  another order, gives -1); an object with ``tostr()`` is looked up by that string; anything
-  else gives -1.
-* ``get_more_info(index, dataset, iepoch, hp, is_random)``: ``dataset`` one of ``cifar10-valid``,
-  ``cifar10``, ``cifar100``, ``ImageNet16-120``; ``iepoch`` 0-based (None: the last epoch);
-  ``is_random`` False = mean over the seeds, True = one seed drawn at random, an int = that
-  seed. Keys ``train-``, ``valid-``, ``test-`` x ``loss``, ``accuracy`` (percent), ``per-time``,
-  ``all-time``, as NB201 maps them: ``valid`` = x-valid (cifar10-valid's ``valid``), ``test`` =
-  cifar10's ``test`` / x-test. Unlike NB201 the defaults are ``hp='200'`` and
-  ``is_random=False`` (NB201's ``'12'`` and ``True`` are the usual pitfalls).
-
-What differs, on purpose and documented in the answer itself:
-
-* Extra keys: ``seeds`` (the seeds averaged or drawn; None when the source does not itemise
-  them), ``protocol`` (the key, e.g. ``nb201-200@v1``, which the API also gives NB201's published
-  numbers), ``split`` (prefix -> the setting's split it came from), ``scaling`` (``original`` for
-  published numbers), ``precision`` and ``source`` (the API's name of the series: ``nb201``,
-  ``nats-tss`` or e.g. ``arch-aware@nb201-200@v1/fp32``, usable in ``kendall(a=..., b=...)``).
-* A split this service does not store for the setting has no keys, as in NB201 when a split
-  is missing: cifar10-valid's ``ori-test`` (NB201's ``test-*`` there) and cifar100 /
-  ImageNet16-120's ``ori-test`` (``valtest-*``) are never present. A quantity not stored for a
-  present split is None: published numbers (``scaling='original'``) are final accuracies only
-  (losses, train numbers and times None; ``iepoch`` only None or the last epoch); re-trained
-  runs record no separate evaluation time (``valid-``/``test-*-time`` None) and their
-  ``train-all-time`` is the wall time of train + evaluation per epoch.
-* No result for the query raises :class:`NotBenchmarked` (a ``LookupError``) saying what to
-  submit; a wrong argument raises ValueError naming the argument and its valid values.
+Each setting is loaded once, lazily, with one request (``GET /v1/bulk/{dataset}``, gzip, ETag),
+and answered from memory; ``refresh()`` revalidates. A number this service does not hold
+raises :class:`NotHeld` (one documented type, a ``KeyError``) naming what is missing and
+what to pass instead: at the call when nothing can be answered (``hp='12'`` on published
+numbers), else when the missing key is read (``info['valid-per-time']``). docs/api.md has the
+table of calls x settings x sources. A wrong argument raises ValueError naming it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from archscale.datasets import DATASETS
-from archscale.protocols import SCALINGS, UnknownProtocol, get_protocol
+from archscale.protocols import PROTOCOLS
 from archscale.space import NUM_CELLS, ArchStringError, cell_at, format_arch, index_of, parse_arch
 
 from .client import ApiError, RebenchClient
+from .nb201_answers import AnswerMixin
+from .nb201_tables import HP_PROTOCOLS, PUBLISHED_SOURCES, NB201Info, NotHeld, SourceTable, parse_source
 
-__all__ = ["RebenchAPI", "NotBenchmarked", "HP_PROTOCOLS", "NB201_DATASETS", "SCALING_CHOICES"]
+__all__ = ["RebenchAPI", "NotHeld", "NotBenchmarked", "NB201Info", "HP_PROTOCOLS", "NB201_DATASETS"]
 
-#: nas_201_api's ``hp`` -> the protocol that reproduces that NB201 recipe here
-HP_PROTOCOLS = {"200": "nb201-200", "12": "nb201-12"}
 NB201_DATASETS = tuple(DATASETS)
-SCALING_CHOICES = ("original", *SCALINGS)
-#: NB201's key prefix -> which of the setting's evaluation splits it reads (ori-test is not stored)
-_PREFIX_SPLITS = {"valid": ("valid", "x-valid"), "test": ("test", "x-test")}
-_FIELDS = ("loss", "accuracy", "per-time", "all-time")
-
-
-class NotBenchmarked(LookupError):
-    """The service holds no number for this arch x dataset x scaling x protocol (yet)."""
+NotBenchmarked = NotHeld  # the name before there was one type for everything not held
 
 
 def _choice(name: str, value: object, valid: Sequence[object]) -> None:
@@ -69,24 +44,27 @@ def _choice(name: str, value: object, valid: Sequence[object]) -> None:
         raise ValueError(f"{name}={value!r} is not supported; use one of {', '.join(map(repr, valid))}")
 
 
-def _mean(values: list[float | None]) -> float | None:
-    # NB201 averages with np.mean; a quantity missing for any seed is missing for the mean.
-    return None if not values or any(v is None for v in values) else sum(values) / len(values)  # type: ignore[arg-type]
+class RebenchAPI(AnswerMixin):
+    """``NASBench201API`` / nats_bench's tss API over HTTP, plus ``submit``/``wait``/``leaderboard``/``kendall``."""
 
-
-def _splits(dataset: str) -> dict[str, str]:
-    """NB201 prefix -> this setting's split name, for the splits stored here."""
-    reported = DATASETS[dataset].eval_splits
-    return {prefix: split for prefix, names in _PREFIX_SPLITS.items() for split in names if split in reported}
-
-
-class RebenchAPI:
-    """``NASBench201API``'s read methods over HTTP, plus ``submit``/``wait``/``leaderboard``/``kendall``."""
-
-    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0, *,
-                 precision: str = "fp32", client: RebenchClient | None = None):
+    def __init__(self, url: str | None = None, source: str | None = None, api_key: str | None = None,
+                 timeout: float = 30.0, *, client: RebenchClient | None = None, verbose: bool = False):
+        self.scaling, self.protocol_key, self.precision = parse_source(source)  # validates before any request
+        self.source = source or "nb201"
         self.client = client or RebenchClient(url, api_key=api_key, timeout=timeout)
-        self.precision = precision
+        self.verbose = verbose
+        self._tables: dict[tuple[str, str], SourceTable] = {}
+        self._used_time = 0.0
+
+    @property
+    def published(self) -> bool:
+        return self.scaling in PUBLISHED_SOURCES
+
+    def with_source(self, source: str | None) -> RebenchAPI:
+        """The same server and connection, another source (tables are shared where they coincide)."""
+        other = RebenchAPI(source=source, client=self.client, verbose=self.verbose)
+        other._tables = self._tables
+        return other
 
     def close(self) -> None:
         self.client.close()
@@ -97,15 +75,30 @@ class RebenchAPI:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        return f"RebenchAPI({self.client.url!r}, source={self.source!r}, {NUM_CELLS} architectures)"
+
+    # -- the space ------------------------------------------------------------------------
     def __len__(self) -> int:
         return NUM_CELLS
 
-    # -- nas_201_api ----------------------------------------------------------------------
+    def __getitem__(self, index: int) -> str:
+        return self.arch(index)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.arch(i) for i in range(NUM_CELLS))
+
     def arch(self, index: int) -> str:
-        """The canonical NB201 string of cell ``index`` (``NASBench201API.arch``)."""
+        """The canonical NB201 string of cell ``index``."""
         return format_arch(cell_at(index))
 
+    def random(self) -> int:
+        """A random index (``random.randint``, as nats_bench)."""
+        return random.randint(0, NUM_CELLS - 1)
+
     def query_index_by_arch(self, arch: object) -> int:
+        """An int in range as is (else ValueError); a string looked up exactly (NB201 compares
+        strings: another edge order gives -1); an object by its ``tostr()``; else -1."""
         if isinstance(arch, bool):  # bool is an int in Python; NB201 would answer True == 1
             raise ValueError(f"arch={arch!r}: pass an index 0..{NUM_CELLS - 1} or a cell string")
         if isinstance(arch, int):
@@ -120,111 +113,149 @@ class RebenchAPI:
             cell = parse_arch(arch)
         except ArchStringError:
             return -1
-        return index_of(cell) if format_arch(cell) == arch else -1  # NB201 matches the exact string
+        return index_of(cell) if format_arch(cell) == arch else -1
 
-    def get_more_info(self, index: object, dataset: str, iepoch: int | None = None, hp: str | int = "200",
-                      is_random: bool | int = False, scaling: str = "arch-aware", *, protocol: str | None = None,
-                      precision: str | None = None, source: str = "nb201") -> dict[str, Any]:
-        """NB201's answer for one cell; ``protocol`` overrides ``hp`` (e.g. ``'smoke'`` for demos)."""
-        arch_index = self.query_index_by_arch(index)
-        if arch_index == -1:
-            raise ValueError(f"index={index!r} is not an NB201 cell: pass an index 0..{NUM_CELLS - 1}, the exact "
+    def _index(self, arch: object) -> int:
+        index = self.query_index_by_arch(arch)
+        if index == -1:
+            raise ValueError(f"index={arch!r} is not an NB201 cell: pass an index 0..{NUM_CELLS - 1}, the exact "
                              "canonical string (see RebenchAPI.arch(i)) or an object with tostr()")
+        return index
+
+    # -- time accounting (nats_bench) -----------------------------------------------------
+    @property
+    def used_time(self) -> float:
+        return self._used_time
+
+    def reset_time(self) -> None:
+        self._used_time = 0.0
+
+    @property
+    def avaliable_hps(self) -> list[str]:  # sic: nas_201_api's spelling
+        if self.published:
+            return ["200"]
+        if self.protocol_key is None:
+            return list(HP_PROTOCOLS)
+        name = self.protocol_key.partition("@v")[0]
+        return [hp for hp, protocol in HP_PROTOCOLS.items() if protocol == name] or list(HP_PROTOCOLS)
+
+    @property
+    def full_train_epochs(self) -> int:
+        return 200
+
+    # -- which table answers --------------------------------------------------------------
+    def _protocol(self, hp: object) -> str | None:
+        """The protocol key answering ``hp`` (None: published numbers), or NotHeld."""
+        hp = str(hp)
+        _choice("hp", hp, tuple(HP_PROTOCOLS))
+        if self.published:
+            if hp != "200":
+                raise NotHeld(f"hp={hp!r}: NB201's published 12-epoch numbers are not held here; pass hp='200' "
+                              "for the published 200-epoch numbers, or RebenchAPI(url, source='arch-aware') for "
+                              "re-trained 12-epoch runs (nb201-12)")
+            return None
+        if self.protocol_key is None:
+            name = HP_PROTOCOLS[hp]
+            return f"{name}@v{PROTOCOLS[name].version}"
+        name = self.protocol_key.partition("@v")[0]
+        if name in HP_PROTOCOLS.values() and HP_PROTOCOLS[hp] != name:
+            raise NotHeld(f"hp={hp!r}: source {self.source!r} holds {PROTOCOLS[name].epochs}-epoch runs only; pass "
+                          f"hp='{PROTOCOLS[name].epochs}', or source='{self.scaling}' to let hp pick the protocol")
+        return self.protocol_key
+
+    def _origin(self, protocol: str | None) -> str:
+        return self.scaling if protocol is None else f"{self.scaling}@{protocol}/{self.precision}"
+
+    def table(self, dataset: str, hp: object = "200") -> SourceTable:
+        """The in-memory table answering ``dataset`` at ``hp`` (loaded on first use)."""
         _choice("dataset", dataset, NB201_DATASETS)
-        _choice("hp", str(hp), tuple(HP_PROTOCOLS))
-        _choice("scaling", scaling, SCALING_CHOICES)
+        return self._load(self._origin(self._protocol(hp)), dataset)
+
+    def _load(self, origin: str, dataset: str, revalidate: bool = False) -> SourceTable:
+        cached = self._tables.get((origin, dataset))
+        if cached is not None and not revalidate:
+            return cached
+        headers = {"If-None-Match": cached.etag} if cached is not None and cached.etag else {}
+        response = self.client.http.get(f"/v1/bulk/{dataset}", params={"source": origin}, headers=headers)
+        if response.status_code == 304 and cached is not None:
+            return cached
+        if response.status_code == 404:
+            raise RuntimeError(f"{self.client.url} has no GET /v1/bulk/{{dataset}}: this client needs an API of the "
+                               "same version")
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, response.json().get("detail", response.text))
+        table = SourceTable(_loads(response.content), response.headers.get("etag"))
+        self._tables[(origin, dataset)] = table
+        return table
+
+    def refresh(self) -> None:
+        """Revalidate every loaded table (one conditional request each; 304 keeps it)."""
+        for origin, dataset in list(self._tables):
+            self._load(origin, dataset, revalidate=True)
+
+    # -- get_more_info ----------------------------------------------------------------------
+    def get_more_info(self, index: object, dataset: str, iepoch: int | None = None, hp: str | int = "12",
+                      is_random: bool | int = True) -> NB201Info:
+        """nas_201_api's dict for one cell: ``{train,valid,test,valtest}-{loss,accuracy,per-time,all-time}``.
+
+        ``is_random``: True = one seed drawn with ``random.choice`` among the arch's seeds (as
+        nats_bench), False = the mean over its seeds, an int = that seed."""
+        arch_index = self._index(index)
+        _choice("dataset", dataset, NB201_DATASETS)
         if not isinstance(is_random, int):  # bool is an int: True / False / a seed
-            raise ValueError(f"is_random={is_random!r}: use False (mean over seeds), True (one random seed) or "
-                             "an int seed")
-        if scaling == "original":
-            if protocol is not None:
-                raise ValueError("protocol= applies to re-trained results; published numbers are NB201's "
-                                 "hp='200' recipe: drop protocol or pick scaling='arch-aware'/'standard'")
-            return self._original(arch_index, dataset, iepoch, str(hp), is_random, source)
-        name = protocol or HP_PROTOCOLS[str(hp)]
-        try:
-            epochs = get_protocol(name.partition("@v")[0]).epochs
-        except UnknownProtocol:
-            raise ValueError(f"protocol={name!r} is unknown; use one of {', '.join(HP_PROTOCOLS.values())} "
-                             "or 'smoke'") from None
-        return self._rescaled(arch_index, dataset, _check_iepoch(iepoch, epochs), is_random, scaling, name,
-                              precision or self.precision)
+            raise ValueError(f"is_random={is_random!r}: use False (mean over seeds), True (one random seed) or an "
+                             "int seed")
+        protocol = self._protocol(hp)
+        table = self._load(self._origin(protocol), dataset)
+        if iepoch is not None:
+            if not isinstance(iepoch, int) or isinstance(iepoch, bool):
+                raise ValueError(f"iepoch={iepoch!r}: use None (the last epoch) or an int epoch (0-based)")
+            if table.epochs is not None and not 0 <= iepoch < table.epochs:
+                raise ValueError(f"iepoch={iepoch!r}: use None (the last epoch) or an int in 0..{table.epochs - 1} "
+                                 f"(0-based, as NB201) for a {table.epochs}-epoch protocol")
+            if iepoch != (table.epochs or 0) - 1:
+                return self._epoch_info(table, arch_index, dataset, iepoch, is_random)
+        self._require(table, arch_index)
+        seed = self._seed(table, arch_index, is_random)
+        return self.answer(table, arch_index, seed)
 
-    # -- the two sources ------------------------------------------------------------------
-    def _original(self, index: int, dataset: str, iepoch: int | None, hp: str, is_random: bool | int,
-                  source: str) -> dict[str, Any]:
-        if hp != "200":
-            raise ValueError(f"hp={hp!r}: only NB201's 200-epoch numbers are imported; use hp='200' or a "
-                             "re-trained scaling with hp='12'")
-        if iepoch not in (None, 199):
-            raise ValueError(f"iepoch={iepoch!r}: published numbers are stored for the last epoch only; use "
-                             "iepoch=None (or 199), or a re-trained scaling for curves")
-        page = self.client.arch(index, dataset=dataset)
-        numbers = {n["split"]: n for n in page["datasets"][dataset]["original"]
-                   if n["source"] == source and n["metric"] == "acc"}
-        splits = {prefix: split for prefix, split in _splits(dataset).items() if split in numbers}
-        if not splits:
-            raise NotBenchmarked(f"no published {source} number for arch {index} on {dataset}: check the "
-                                 f"import (`rebench import-nb201`) and the source name ({source!r})")
-        itemised = sorted({int(s) for n in numbers.values() for s in n["per_seed"]})
-        seeds: list[int] | None = itemised or None
-        if is_random is not False:
-            if not itemised:
-                raise ValueError(f"is_random={is_random!r}: {source} numbers here are seed-means whose seeds the "
-                                 "import does not itemise; use is_random=False (or import the .pth for per-seed)")
-            seed = random.choice(itemised) if is_random is True else is_random
-            _choice("is_random (seed)", seed, itemised)
-            seeds = [seed]
-        info: dict[str, Any] = {f"train-{f}": None for f in _FIELDS}
-        for prefix, split in splits.items():
-            number = numbers[split]
-            chosen = str(seeds[0]) if seeds else ""
-            value = number["value"] if is_random is False else number["per_seed"].get(chosen)
-            info.update({f"{prefix}-loss": None, f"{prefix}-accuracy": value, f"{prefix}-per-time": None,
-                         f"{prefix}-all-time": None})
-        protocol = (page["sources"].get(source) or {}).get("protocol") or {}
-        return {**info, "seeds": seeds, "protocol": protocol.get("key"), "split": splits, "scaling": "original",
-                "precision": None, "source": source}
+    def _require(self, table: SourceTable, index: int) -> None:
+        if table.has(index):
+            return
+        if table.kind == "original":
+            raise NotHeld(f"no published {table.source} number for arch {index} on {table.dataset}: check the "
+                          f"import (`rebench import-nb201`)")
+        protocol = table.protocol["key"] if table.protocol else "?"
+        raise NotHeld(f"no succeeded {self.scaling} run of arch {index} on {table.dataset} under protocol {protocol} "
+                      f"({self.precision}): submit one with RebenchAPI.submit({index}, dataset={table.dataset!r}, "
+                      f"scaling={self.scaling!r}, protocol={protocol.partition('@v')[0]!r})")
 
-    def _rescaled(self, index: int, dataset: str, iepoch: int | None, is_random: bool | int, scaling: str,
-                  protocol: str, precision: str) -> dict[str, Any]:
-        try:
-            listing = self.client.arch_runs(index, dataset=dataset, scaling=scaling, protocol=protocol,
-                                            precision=precision, status="succeeded")
-        except ApiError as exc:
-            if exc.status == 404:  # the index was checked here: only the route itself can be missing
-                raise RuntimeError(f"{self.client.url} has no GET /v1/archs/{{arch}}/runs: re-trained numbers need "
-                                   "an API of this version (published ones work with scaling='original')") from exc
-            raise
-        by_seed = {run["seed"]: run["id"] for run in listing["runs"]}
-        if not by_seed:
-            raise NotBenchmarked(f"no succeeded {scaling} run of arch {index} on {dataset} under protocol "
-                                 f"{protocol} ({precision}): submit one with RebenchAPI.submit({index}, "
-                                 f"dataset={dataset!r}, scaling={scaling!r}, protocol={protocol!r})")
-        seeds = sorted(by_seed)
+    def _seed(self, table: SourceTable, index: int, is_random: bool | int) -> int | None:
+        if is_random is False:
+            return None
+        seeds = table.seeds_of(index)
+        if not seeds:
+            raise NotHeld(f"is_random={is_random!r}: {table.source} holds seed-means only for {table.dataset} (no "
+                          "itemised seeds); pass is_random=False")
         if is_random is True:
-            seeds = [random.choice(seeds)]
-        elif is_random is not False:
-            _choice("is_random (seed)", is_random, seeds)
-            seeds = [is_random]
-        runs = [self.client.run(by_seed[seed]) for seed in seeds]
-        splits = _splits(dataset)
-        per_run = [_run_numbers(run, iepoch, splits) for run in runs]
-        info = {key: _mean([numbers[key] for numbers in per_run]) for key in per_run[0]}
-        key = runs[0]["protocol"]["key"]
-        return {**info, "seeds": seeds, "protocol": key, "split": splits, "scaling": scaling, "precision": precision,
-                "source": f"{scaling}@{key}/{precision}"}  # the API's name for this series
+            return random.choice(seeds)
+        if is_random not in seeds:
+            raise ValueError(f"is_random={is_random}: can not find this seed for arch {index} on {table.dataset}; "
+                             f"its seeds are {', '.join(map(str, seeds))}")
+        return int(is_random)
 
     # -- delegated ------------------------------------------------------------------------
-    def submit(self, arch: object, *, dataset: str = "cifar10", scaling: str = "arch-aware", hp: str | int = "200",
+    def submit(self, arch: object, *, dataset: str = "cifar10", scaling: str | None = None, hp: str | int = "200",
                protocol: str | None = None, seeds: Sequence[int] = (777, 888, 999),
                precision: str | None = None) -> dict:
-        """Queue runs (needs an API key); ``arch`` as index, string or object with ``tostr()``."""
+        """Queue runs (needs an API key); defaults from this API's re-trained source."""
         _choice("hp", str(hp), tuple(HP_PROTOCOLS))
         target = arch.tostr() if not isinstance(arch, (int, str)) and hasattr(arch, "tostr") else arch
-        return self.client.submit(target, dataset=dataset, scaling=scaling,  # type: ignore[arg-type]
-                                  protocol=protocol or HP_PROTOCOLS[str(hp)], seeds=seeds,
-                                  precision=precision or self.precision)
+        default_scaling = "arch-aware" if self.published else self.scaling
+        default_protocol = None if self.published or self.protocol_key is None else self.protocol_key.split("@v")[0]
+        return self.client.submit(target, dataset=dataset, scaling=scaling or default_scaling,  # type: ignore[arg-type]
+                                  protocol=protocol or default_protocol or HP_PROTOCOLS[str(hp)], seeds=seeds,
+                                  precision=precision or self.precision or "fp32")
 
     def wait(self, runs: Mapping[str, Any] | Sequence[int], **options: Any) -> list[dict]:
         """Wait for run ids, or for every run of a ``submit`` answer."""
@@ -238,38 +269,12 @@ class RebenchAPI:
         return self.client.kendall(**params)
 
 
-def _check_iepoch(iepoch: int | None, epochs: int) -> int | None:
-    if iepoch is None:
-        return None
-    if isinstance(iepoch, bool) or not isinstance(iepoch, int) or not 0 <= iepoch < epochs:
-        raise ValueError(f"iepoch={iepoch!r}: use None (the last epoch) or an int in 0..{epochs - 1} "
-                         f"(0-based, as NB201) for a {epochs}-epoch protocol")
-    return iepoch
+def _loads(raw: bytes) -> Any:
+    try:
+        import orjson
 
+        return orjson.loads(raw)
+    except ImportError:  # the client needs only httpx
+        import json
 
-def _run_numbers(run: dict[str, Any], iepoch: int | None, splits: dict[str, str]) -> dict[str, float | None]:
-    """One run's NB201 numbers after epoch ``iepoch`` (0-based; None: the final result)."""
-    total = run["progress"]["total"]
-    epoch = total if iepoch is None else iepoch + 1  # our curve is 1-based
-    curve = {row["epoch"]: row for row in run["curve"]}
-    if epoch not in curve:
-        raise NotBenchmarked(f"run {run['id']} has no curve row for epoch {epoch} (iepoch={iepoch})")
-    seconds = [curve.get(e, {}).get("seconds") for e in range(1, epoch + 1)]
-    all_time = _sum(seconds)
-    row = curve[epoch]
-    train, evals = {"loss": row["train_loss"], "acc": row["train_acc"]}, row["evals"]
-    if iepoch is None and run["result"] is not None:
-        evals = run["result"]["metrics"]  # the stored final result: what the leaderboards use
-        train = evals.get("train") or train
-    out: dict[str, float | None] = {"train-loss": train.get("loss"), "train-accuracy": train.get("acc"),
-                                    "train-per-time": None if all_time is None else all_time / epoch,
-                                    "train-all-time": all_time}
-    for prefix, split in splits.items():
-        numbers = evals.get(split, {})
-        out.update({f"{prefix}-loss": numbers.get("loss"), f"{prefix}-accuracy": numbers.get("acc"),
-                    f"{prefix}-per-time": None, f"{prefix}-all-time": None})
-    return out
-
-
-def _sum(values: list[float | None]) -> float | None:
-    return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
+        return json.loads(raw)

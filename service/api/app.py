@@ -18,7 +18,7 @@ from .deps import AppState
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
 from .outages import Outages
-from .routes import arch_runs, archs, batches, campaigns, health, leaderboard, queue, rankings, runs
+from .routes import arch_runs, archs, batches, bulk, campaigns, health, leaderboard, queue, rankings, runs
 
 __all__ = ["create_app", "API_VERSION"]
 
@@ -31,8 +31,9 @@ are `{"detail": [{"type", "loc", "msg"}]}` with the field in `loc` and the fix i
 """
 
 
-def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastAPI:
-    """Build the app. ``watch=False`` skips the snapshot watcher thread (scripts, some tests)."""
+def create_app(settings: Settings | None = None, *, watch: bool = True, warm_bulk: bool = False) -> FastAPI:
+    """Build the app. ``watch=False`` skips the snapshot watcher thread (scripts, some tests);
+    ``warm_bulk=True`` (the served app) builds the published bulk tables at start-up."""
     settings = settings or get_settings()
     db = Database(settings.resolved_database_url)
     registry = CollectorRegistry()
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
             db.init()
         if watch:
             state.snapshots.start()
+            if warm_bulk:  # NB201's published tables for RebenchAPI, built before the first client asks
+                bulk.warm_published(state)
         try:
             yield
         finally:
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
                   openapi_tags=[{"name": t} for t in ("runs", "batches", "campaigns", "archs", "rankings", "ops")])
     app.state.rebench = state
     install_error_handlers(app)
-    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, campaigns, health):  # hot reads first: matched in order
+    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, campaigns, health, bulk):  # hot reads first: matched in order
         app.include_router(module.router)
     from service.web import install_web  # here, not at the top: service.web imports service.api (a cycle)
 

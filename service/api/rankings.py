@@ -8,6 +8,7 @@ boundary are broken by official index so the answer is deterministic.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
@@ -18,7 +19,7 @@ from service.schemas.rankings import DEFAULT_KS
 from service.storage.readmodel import Series, Snapshot
 
 __all__ = ["competition_ranks", "LeaderboardView", "leaderboard_view", "sorted_order", "filter_mask",
-           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS"]
+           "leaderboard_rows", "kendall_rows", "tied_pairs", "DEFAULT_KS", "seed_floor_series", "top_count"]
 
 
 
@@ -141,6 +142,12 @@ def _tau(x: np.ndarray, y: np.ndarray, variant: str) -> tuple[float | None, floa
     return _float(result.statistic), _float(result.pvalue)
 
 
+def top_count(k: float, n: int) -> int:
+    """How many of ``n`` archs the top-``k``% holds: ceil(k * n / 100), computed exactly on the
+    decimal ``k`` (in floats 7 / 100 * 100 = 7.000000000000001, whose ceiling would be 8)."""
+    return math.ceil(Fraction(str(k)) * n / 100)
+
+
 def _ranked(values: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """``candidates`` best first (ties by index): the top m of any K is a prefix of it."""
     return candidates[np.lexsort((candidates, -values[candidates]))]
@@ -156,22 +163,51 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
         tau, _ = _tau(x[both], y[both], variant)
         pairs.append({"seeds": [series.seeds[i], series.seeds[j]], "tau": tau, "n": int(both.sum())})
     taus = [p["tau"] for p in pairs if p["tau"] is not None]
-    return {"source": series.key.origin, "pairs": pairs, "mean_tau": float(np.mean(taus)) if taus else None}
+    return {"source": series.key.origin, "split": series.key.split, "pairs": pairs,
+            "mean_tau": float(np.mean(taus)) if taus else None}
 
 
-def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str) -> tuple[int, list[dict]]:
+def seed_floor_series(snapshot: Snapshot, a_key: Any, b_key: Any) -> tuple[Series, ...]:
+    """Series whose seed-to-seed tau is shown beside the tau between ``a`` and ``b`` (their split named):
+
+    - a published source without itemised seeds on the compared split (NB201's test numbers are
+      seed-means): its valid split when that has them;
+    - NB201's own (``nb201``, valid split) when neither side is ``nb201``, so a comparison of
+      two re-trained series shows the published benchmark's seed noise on the same archs too.
+    Empty when none has two or more seeds (e.g. per-seed numbers not imported)."""
+    def valid_of(origin: str, dataset: str, metric: str, not_split: str | None = None) -> Series | None:
+        return next((s for s in snapshot.series_for(dataset, "original") if s.key.origin == origin
+                     and s.key.metric == metric and s.key.split != not_split and len(s.seeds) >= 2), None)
+
+    out: list[Series] = []
+    for key in (a_key, b_key):
+        series = snapshot.series.get(key)
+        if series is not None and series.kind == "original" and len(series.seeds) < 2:
+            found = valid_of(key.origin, key.dataset, key.metric, key.split)
+            if found is not None and all(found is not s for s in out):
+                out.append(found)
+    if "nb201" not in (a_key.origin, b_key.origin):
+        found = valid_of("nb201", a_key.dataset, a_key.metric)
+        if found is not None and all(found is not s for s in out):
+            out.append(found)
+    return tuple(out)
+
+
+def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str,
+                 extra_floors: tuple[Series, ...] = ()) -> tuple[int, list[dict]]:
     """Kendall tau between ``a`` and ``b`` over the top-K% of the archs that have both.
 
     Only measurements made on each arch count: a served number (batch dedup) repeats its
     representative's measurement, so it is left out (``Series.own``) rather than counted as
-    an independent data point; each answer's sources say how many (``served_archs``)."""
+    an independent data point; each answer's sources say how many (``served_archs``).
+    ``extra_floors``: more series whose seed-to-seed tau is given over the same selection."""
     a, b = a.own, b.own
     common = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     rows = []
     by_a = _ranked(a.mean, common) if select_by in ("a", "union") else None  # sorted once, not per K
     by_b = _ranked(b.mean, common) if select_by in ("b", "union") else None
     for k in ks:
-        m = math.ceil(k / 100.0 * len(common))
+        m = top_count(k, len(common))
         if select_by == "a":
             selection = by_a[:m]
         elif select_by == "b":
@@ -181,7 +217,8 @@ def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, va
         selection = np.sort(selection)
         x, y = a.mean[selection], b.mean[selection]
         tau, p = _tau(x, y, variant)
-        floors = [f for f in (_noise_floor(a, selection, variant), _noise_floor(b, selection, variant)) if f]
+        floors = [f for f in (_noise_floor(a, selection, variant), _noise_floor(b, selection, variant),
+                              *(_noise_floor(s, selection, variant) for s in extra_floors)) if f]
         rows.append({"k": k, "n": int(len(selection)), "tau": tau, "p_value": p, "ties_a": tied_pairs(x),
                      "ties_b": tied_pairs(y), "noise_floor": floors})
     return len(common), rows

@@ -58,14 +58,16 @@ def current(database_url: Optional[str] = DatabaseUrl) -> None:
 
 
 def import_nb201(
-    path: Path = typer.Argument(..., help="nb201_original.csv.gz, an NB201 .pth, or a NATS-Bench tss archive."),
+    path: Path = typer.Argument(..., help="nb201_original.csv.gz (then nb201_tss_hp200_perseed_valid.csv.gz, "
+                                "nb201_tss_hp200_cost.csv.gz), an NB201 .pth, or a NATS-Bench tss archive."),
     fmt: str = typer.Option("auto", "--format", help="auto | csv | pth | nats"),
     per_seed: bool = typer.Option(True, help="pth/nats: also import each seed's numbers."),
     database_url: Optional[str] = DatabaseUrl,
 ) -> None:
     """Import the published NB201 numbers (idempotent: a re-import replaces them)."""
     from service.storage.errors import StorageError
-    from service.storage.originals import import_bench_api, import_csv, load_nas201_api, load_nats_tss
+    from service.storage.nb201_seeds import import_nb201_csv
+    from service.storage.originals import import_bench_api, load_nas201_api, load_nats_tss
 
     if fmt == "auto":
         name = path.name.lower()
@@ -80,7 +82,7 @@ def import_nb201(
         db.init()
         with db.engine.begin() as conn:
             if fmt == "csv":
-                report = import_csv(conn, path)
+                report = import_nb201_csv(conn, path)  # the three shared/data CSVs, told apart by header
             elif fmt == "pth":
                 report = import_bench_api(conn, load_nas201_api(path), "nb201", "nas_201_api", str(path), per_seed)
             else:

@@ -63,6 +63,8 @@ class NoiseFloor(BaseModel):
     """Seed-to-seed Kendall tau of one source over the same selected archs."""
 
     source: str
+    split: str | None = Field(None, description="the split whose seeds are compared (a published source's valid "
+                                                "split when the compared one has no itemised seeds)")
     pairs: list[SeedPair]
     mean_tau: float | None
 

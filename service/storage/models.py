@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "utcnow",
-    "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult",
+    "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult", "OriginalCost",
     "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta",
     "Campaign", "CampaignRun", "CAMPAIGN_STATUSES",
 ]
@@ -150,6 +150,26 @@ class OriginalResult(Base):
     aggregation: Mapped[str] = mapped_column(sa.String(16))  # "seed-mean" or "seed"
     epochs: Mapped[int]
     value: Mapped[float]
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("result_imports.id", ondelete="CASCADE"))
+
+
+class OriginalCost(Base):
+    """A source's recorded cost of one cell in one setting: training time, latency, params.
+
+    ``mean_seeds`` is the seed subset whose mean the source's published valid accuracy is
+    (``777+888``; a trailing ``~`` when only the nearest subset, within 0.05 points, matches).
+    """
+
+    __tablename__ = "original_costs"
+    source: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    arch_index: Mapped[int] = mapped_column(sa.ForeignKey("architectures.index"), primary_key=True)
+    dataset: Mapped[str] = mapped_column(sa.ForeignKey("datasets.name"), primary_key=True)
+    epochs: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n_seeds: Mapped[int]
+    train_all_time: Mapped[float | None]  # s, the sum of the per-epoch training times
+    latency: Mapped[float | None]  # s per batch, as the source measured it
+    params_mb: Mapped[float | None]  # millions of parameters, as the source counted them
+    mean_seeds: Mapped[str | None] = mapped_column(sa.String(32))
     import_id: Mapped[int] = mapped_column(sa.ForeignKey("result_imports.id", ondelete="CASCADE"))
 
 

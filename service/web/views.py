@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archscale.datasets import DATASETS
 from archscale.space import cell_at
-from service.api.rankings import kendall_rows
+from service.api.rankings import kendall_rows, seed_floor_series
 from service.api.routes.archs import ARCH_PAGES, arch_payload
 from service.api.routes.leaderboard import leaderboard_page, view_keys  # the API's own view builder
 from service.api.query import validate_query
@@ -111,7 +111,8 @@ def plots_view(snapshot: Snapshot, q: PlotsQuery) -> dict[str, Any]:
     both = np.flatnonzero(~np.isnan(a.mean) & ~np.isnan(b.mean))
     points = list(zip(both.tolist(), a.mean[both].tolist(), b.mean[both].tolist()))
     by = {"original": "a", "rescaled": "b"}.get(q.select_by, q.select_by)
-    n_common, rows = kendall_rows(a, b, DEFAULT_KS, by, q.variant)
+    extra = seed_floor_series(snapshot, a_key, b_key)  # NB201's own seeds
+    n_common, rows = kendall_rows(a, b, DEFAULT_KS, by, q.variant, extra)
     floors = [f["mean_tau"] for r in rows for f in r["noise_floor"] if f["mean_tau"] is not None]
     return {"a": a_info, "b": b_info, "n_common": n_common, "rows": rows, "select_by": by,
             "scatter": svg.scatter(points, f"{a_key.origin} {a_key.split} accuracy (%)",

@@ -23,7 +23,7 @@ from scipy.stats import kendalltau
 from archscale.protocols import get_protocol, run_fingerprint
 from archscale.space import cell_at, format_arch, is_valid_arch
 from service.client import ApiError
-from service.nb201_client import NotBenchmarked, RebenchAPI
+from service.nb201_client import NotBenchmarked, NotHeld, RebenchAPI
 from service.storage.keys import create_key
 from service.storage.results import append_epoch, store_final_result
 from service.storage.runs import RunSpec, claim_run, create_runs, mark_failed
@@ -79,7 +79,7 @@ def live(pg_db) -> Iterator[dict]:
     with serve_app(app) as url:
         app.state.rebench.snapshots.refresh()
         with RebenchAPI(url, api_key=key) as api:
-            yield {"api": api, "url": url, "key": key, "runs": runs, "db": pg_db}
+            yield {"api": api, "url": url, "key": key, "runs": runs, "db": pg_db, "app": app}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,8 @@ def test_query_index_by_arch_mirrors_nas_201_api(live):
 
 
 def test_get_more_info_mean_over_seeds_last_epoch(live):
-    info = live["api"].get_more_info(ARCH, "cifar100", hp="12")  # is_random=False: the seed mean
+    api = live["api"].with_source("arch-aware")  # hp picks the protocol: '12' -> nb201-12
+    info = api.get_more_info(ARCH, "cifar100", hp="12", is_random=False)  # the seed mean
     last = {seed: curve_row(12, seed) for seed in SEEDS}
     expected = {
         "train-loss": mean([last[s]["train_loss"] for s in SEEDS]),
@@ -128,88 +129,96 @@ def test_get_more_info_mean_over_seeds_last_epoch(live):
     for key, value in expected.items():
         assert info[key] == pytest.approx(value), key
     assert info["train-per-time"] == pytest.approx(expected["train-all-time"] / 12)
-    assert info["valid-per-time"] is None and info["test-all-time"] is None  # eval time is not recorded
-    assert "valtest-accuracy" not in info  # ori-test is not stored
-    assert info["seeds"] == list(SEEDS)  # the failed seed-3 run is not counted
-    assert info["protocol"] == get_protocol("nb201-12").key and info["scaling"] == "arch-aware"
-    assert info["split"] == {"valid": "x-valid", "test": "x-test"} and info["precision"] == "fp32"
-    # the nas_201_api key set plus ours
-    assert set(info) == {f"{p}-{f}" for p in ("train", "valid", "test") for f in
-                         ("loss", "accuracy", "per-time", "all-time")} | {"seeds", "protocol", "split", "scaling",
-                                                                          "precision", "source"}
-    assert info["source"] == f"arch-aware@{get_protocol('nb201-12').key}/fp32"
+    for key in ("valid-per-time", "test-all-time", "valtest-accuracy"):  # eval time, ori-test: not held
+        with pytest.raises(NotHeld):
+            info[key]
+    assert info.provenance["seeds"] == list(SEEDS)  # the failed seed-3 run is not counted
+    assert info.provenance["protocol"] == get_protocol("nb201-12").key
+    assert info.provenance["split"] == {"valid": "x-valid", "test": "x-test"}
+    assert set(info) == set(expected) | {"train-per-time"}  # nas_201_api's keys, those held
+    assert info.provenance["source"] == f"arch-aware@{get_protocol('nb201-12').key}/fp32"
 
 
 def test_get_more_info_iepoch_and_is_random(live):
-    api = live["api"]
+    api = live["api"].with_source("arch-aware@nb201-12")
     at3 = api.get_more_info(ARCH, "cifar100", iepoch=3, hp=12, is_random=2)  # 0-based: epoch 4 of seed 2
     row = curve_row(4, 2)
     assert at3["train-accuracy"] == row["train_acc"] and at3["test-accuracy"] == row["evals"]["x-test"]["acc"]
     assert at3["train-all-time"] == pytest.approx(sum(curve_row(e, 2)["seconds"] for e in range(1, 5)))
-    assert at3["seeds"] == [2]
-    mean_at0 = api.get_more_info(ARCH, "cifar100", iepoch=0, hp="12")
+    assert at3.provenance["seeds"] == [2]
+    mean_at0 = api.get_more_info(ARCH, "cifar100", iepoch=0, hp="12", is_random=False)
     first = [curve_row(1, s)["evals"]["x-valid"]["acc"] for s in SEEDS]
     assert mean_at0["valid-accuracy"] == pytest.approx(mean(first))
-    last_by_index = api.get_more_info(ARCH, "cifar100", iepoch=11, hp="12")
-    assert last_by_index["test-loss"] == pytest.approx(api.get_more_info(ARCH, "cifar100", hp="12")["test-loss"])
-    for _ in range(4):  # True: one of the stored seeds, its own numbers
-        drawn = api.get_more_info(ARCH, "cifar100", hp="12", is_random=True)
-        (seed,) = drawn["seeds"]
+    last_by_index = api.get_more_info(ARCH, "cifar100", iepoch=11, hp="12", is_random=False)
+    assert last_by_index["test-loss"] == pytest.approx(
+        api.get_more_info(ARCH, "cifar100", hp="12", is_random=False)["test-loss"])
+    for _ in range(4):  # True (the default): one of the stored seeds, its own numbers
+        drawn = api.get_more_info(ARCH, "cifar100", hp="12")
+        (seed,) = drawn.provenance["seeds"]
         assert seed in SEEDS and drawn["valid-accuracy"] == curve_row(12, seed)["evals"]["x-valid"]["acc"]
 
 
-def test_get_more_info_cifar10_default_hp_and_string_arch(live):
-    info = live["api"].get_more_info(format_arch(cell_at(ARCH)), "cifar10", scaling="standard")  # hp='200'
+def test_get_more_info_cifar10_and_string_arch(live):
+    api = live["api"].with_source("standard@nb201-200")
+    info = api.get_more_info(format_arch(cell_at(ARCH)), "cifar10", hp="200", is_random=False)
     row = curve_row(200, 7)
-    assert info["test-accuracy"] == row["evals"]["test"]["acc"] and info["seeds"] == [7]
-    assert "valid-accuracy" not in info and info["split"] == {"test": "test"}
-    assert info["protocol"] == get_protocol("nb201-200").key
+    assert info["test-accuracy"] == row["evals"]["test"]["acc"] and info.provenance["seeds"] == [7]
+    assert "valid-accuracy" not in info and info.provenance["split"] == {"test": "test"}
+    assert info.provenance["protocol"] == get_protocol("nb201-200").key
 
 
 def test_get_more_info_original_numbers(live, published):
-    api = live["api"]
+    api = live["api"]  # no source: NB201's published numbers
     row = published[(ARCH, "cifar100")]
-    info = api.get_more_info(ARCH, "cifar100", scaling="original")
-    assert info["valid-accuracy"] == pytest.approx(float(row["valid_acc"]))
-    assert info["test-accuracy"] == pytest.approx(float(row["test_acc"]))
-    assert info["train-accuracy"] is None and info["test-loss"] is None and info["seeds"] is None
-    assert info["protocol"] == get_protocol("nb201-200").key and info["scaling"] == "original"
-    assert info["source"] == "nb201"
-    c10v = api.get_more_info(ARCH, "cifar10-valid", scaling="original", iepoch=199)
-    assert c10v["valid-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10-valid")]["valid_acc"]))
+    info = api.get_more_info(ARCH, "cifar100", hp="200", is_random=False)
+    assert info["valid-accuracy"] == float(row["valid_acc"]) and info["test-accuracy"] == float(row["test_acc"])
+    for key in ("train-accuracy", "test-loss"):
+        with pytest.raises(NotHeld):
+            info[key]
+    assert info.provenance["protocol"] == get_protocol("nb201-200").key and info.provenance["source"] == "nb201"
+    c10v = api.get_more_info(ARCH, "cifar10-valid", iepoch=199, hp="200", is_random=False)
+    assert c10v["valid-accuracy"] == float(published[(ARCH, "cifar10-valid")]["valid_acc"])
     assert "test-accuracy" not in c10v  # cifar10-valid's ori-test is not imported
-    c10 = api.get_more_info(ARCH, "cifar10", scaling="original")
-    assert c10["test-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10")]["test_acc"]))
-    nats = api.get_more_info(ARCH, "cifar10", scaling="original", source="nats-tss")
-    assert nats["test-accuracy"] == pytest.approx(float(published[(ARCH, "cifar10")]["test_acc_nats_tss"]))
+    c10 = api.get_more_info(ARCH, "cifar10", hp="200", is_random=False)
+    assert c10["test-accuracy"] == float(published[(ARCH, "cifar10")]["test_acc"])
+    nats = api.with_source("nats-tss").get_more_info(ARCH, "cifar10", hp="200", is_random=False)
+    assert nats["test-accuracy"] == float(published[(ARCH, "cifar10")]["test_acc_nats_tss"])
 
 
-@pytest.mark.parametrize("kwargs, names", [
-    ({"dataset": "cifar-10"}, ["dataset", "cifar10-valid", "ImageNet16-120"]),
-    ({"hp": "90"}, ["hp", "'200'", "'12'"]),
-    ({"scaling": "mu-p"}, ["scaling", "'original'", "'arch-aware'"]),
-    ({"iepoch": 12}, ["iepoch", "0..11"]),
-    ({"is_random": 3}, ["is_random", "1, 2"]),  # seed 3 failed: not a result
-    ({"is_random": "yes"}, ["is_random"]),
-    ({"protocol": "nb201-90"}, ["protocol", "nb201-200"]),
-    ({"scaling": "original", "hp": "200", "is_random": True}, ["is_random", "seed-means"]),
-    ({"scaling": "original", "hp": "200", "iepoch": 5}, ["iepoch", "last epoch"]),
-    ({"scaling": "original", "hp": "12"}, ["hp", "200-epoch"]),
-    ({"index": "|bad|"}, ["index", "canonical"]),
+@pytest.mark.parametrize("source, kwargs, error, names", [
+    ("arch-aware", {"dataset": "cifar-10"}, ValueError, ["dataset", "cifar10-valid", "ImageNet16-120"]),
+    ("arch-aware", {"hp": "90"}, ValueError, ["hp", "'200'", "'12'"]),
+    ("arch-aware", {"iepoch": 12}, ValueError, ["iepoch", "0..11"]),
+    ("arch-aware", {"is_random": 3}, ValueError, ["is_random", "1, 2"]),  # seed 3 failed: not a result
+    ("arch-aware", {"is_random": "yes"}, ValueError, ["is_random"]),
+    ("arch-aware@nb201-200", {}, NotHeld, ["hp='12'", "200-epoch"]),
+    (None, {"hp": "200", "is_random": True}, NotHeld, ["is_random", "seed-means"]),
+    (None, {"hp": "200", "iepoch": 5}, NotHeld, ["iepoch", "last epoch"]),
+    (None, {"hp": "12"}, NotHeld, ["hp", "hp='200'", "source='arch-aware'"]),
+    ("arch-aware", {"index": "|bad|"}, ValueError, ["index", "canonical"]),
 ])
-def test_get_more_info_errors_name_the_argument(live, kwargs, names):
-    call = {"index": ARCH, "dataset": "cifar100", "hp": "12", **kwargs}
-    with pytest.raises(ValueError) as caught:
-        live["api"].get_more_info(**call)
+def test_get_more_info_errors_name_the_argument(live, source, kwargs, error, names):
+    call = {"index": ARCH, "dataset": "cifar100", "hp": "12", "is_random": False, **kwargs}
+    with pytest.raises(error) as caught:
+        live["api"].with_source(source).get_more_info(**call)
     for name in names:
         assert name in str(caught.value)
 
 
+def test_unknown_sources_are_refused_at_construction(live):
+    for source, names in (("mu-p", ["source", "arch-aware"]), ("arch-aware@nb201-90", ["protocol", "nb201-200"]),
+                          ("arch-aware/fp8", ["precision", "bf16"])):
+        with pytest.raises(ValueError) as caught:
+            RebenchAPI(live["url"], source=source)
+        assert all(name in str(caught.value) for name in names)
+
+
 def test_missing_results_raise_not_benchmarked(live):
+    api = live["api"].with_source("arch-aware")
     with pytest.raises(NotBenchmarked, match="submit one"):
-        live["api"].get_more_info(1, "cifar100", hp="12")
+        api.get_more_info(1, "cifar100", hp="12", is_random=False)
     with pytest.raises(NotBenchmarked):
-        live["api"].get_more_info(ARCH, "ImageNet16-120")  # no runs there
+        api.get_more_info(ARCH, "ImageNet16-120", hp="200", is_random=False)  # no runs there
 
 
 def test_arch_runs_listing(live):
@@ -269,8 +278,10 @@ def test_submit_wait_and_read_back(live):
     (done,) = api.wait(accepted, poll_s=0.05, timeout_s=20, on_update=lambda r: seen.append(r["status"]))
     thread.join()
     assert done["status"] == "succeeded" and seen[0] == "queued"
-    info = api.get_more_info(ARCH, "cifar10", protocol="smoke", is_random=5)
-    assert info["test-accuracy"] == curve_row(4, 5)["evals"]["test"]["acc"] and info["protocol"].startswith("smoke@")
+    live["app"].state.rebench.snapshots.refresh()  # the watcher would, within CACHE_CHECK_S
+    info = api.with_source("arch-aware@smoke").get_more_info(ARCH, "cifar10", hp="200", is_random=5)
+    assert info["test-accuracy"] == curve_row(4, 5)["evals"]["test"]["acc"]
+    assert info.provenance["protocol"].startswith("smoke@")
     assert info["train-accuracy"] == curve_row(4, 5)["train_acc"]  # no train split in the result: last epoch
     with pytest.raises(ApiError) as caught:
         RebenchAPI(live["url"]).submit(ARCH, protocol="smoke", seeds=[6])  # no key

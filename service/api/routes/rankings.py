@@ -13,14 +13,16 @@ from service.schemas.rankings import KendallOut, KendallQuery
 from ..deps import snapshot_of
 from ..errors import ApiError
 from ..query import openapi_parameters, parse_query
-from ..rankings import kendall_rows
+from ..rankings import kendall_rows, seed_floor_series
 from ..sources import parse_source, source_info
 
 router = APIRouter(tags=["rankings"])
 NOTE = ("Kendall tau between sources a and b over the top-K% of the archs that have both; the top-K% is "
         "picked by a, by b, or is the union of both picks (select_by); ties at the boundary by index. "
         "ties_a/ties_b count tied pairs. noise_floor: tau between two seeds of one source over the same "
-        "archs, for sources with per-seed numbers (published NB201 means have none).")
+        "archs, for sources with per-seed numbers; a published source without them on the compared split "
+        "(NB201's test numbers are seed-means) shows the noise floor of its valid split, named in `split`; "
+        "a comparison without nb201 also shows NB201's own seed noise (valid split) over the same archs.")
 
 
 @router.get("/v1/rankings/kendall", response_model=KendallOut, responses=ERROR_RESPONSES,
@@ -44,7 +46,8 @@ async def kendall(request: Request) -> Response:
     def compute() -> bytes:
         a_series, a_info = source_info(snapshot, a_key)
         b_series, b_info = source_info(snapshot, b_key)
-        n_common, rows = kendall_rows(a_series, b_series, ks, by, variant)
+        extra = seed_floor_series(snapshot, a_key, b_key)
+        n_common, rows = kendall_rows(a_series, b_series, ks, by, variant, extra)
         return orjson.dumps({"dataset": dataset, "a": a_info, "b": b_info, "select_by": by,
                              "variant": f"tau-{variant}", "n_common": n_common, "rows": rows, "note": NOTE})
 
