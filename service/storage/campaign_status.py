@@ -103,7 +103,7 @@ def campaign_status(session: Session, campaign_id: int, cost_file: Path | None =
     return CampaignStatus(
         campaign.id, campaign.status, campaign.request, campaign.created_at, campaign.cancelled_at, campaign.n_archs,
         counts, trained, served, rate, (active / rate * 3600.0) if rate else None, total_s / 3600.0,
-        _nb201_ratio(ours, cost_file))
+        _nb201_ratio(ours, cost_file, session.connection()))
 
 
 def _as_utc(value: Any) -> Any:
@@ -116,7 +116,8 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
-def _nb201_ratio(ours: dict[tuple[str, int], list[tuple[int, float]]], cost_file: Path | None) -> dict[str, Any]:
+def _nb201_ratio(ours: dict[tuple[str, int], list[tuple[int, float]]], cost_file: Path | None,
+                 conn: sa.Connection) -> dict[str, Any]:
     """Per dataset: our seconds and NB201's recorded seconds (scaled to our epochs) over the
     archs that both have; ``ratio`` = ours / NB201's."""
     out: dict[str, Any] = {"ratio": None, "our_seconds": 0.0, "nb201_seconds": 0.0, "runs_compared": 0,
@@ -124,15 +125,12 @@ def _nb201_ratio(ours: dict[tuple[str, int], list[tuple[int, float]]], cost_file
     if not ours:
         out["note"] = "no succeeded trained run yet"
         return out
-    if cost_file is None:
-        out["note"] = ("NB201's recorded times are not available: set NB201_COST_FILE (or DATA_ROOT) to "
-                       "nb201_tss_hp200_cost.csv.gz")
-        return out
     notes = []
     for (dataset, epochs), rows in sorted(ours.items()):
-        recorded = recorded_train_seconds(dataset, cost_file)
+        recorded = recorded_train_seconds(dataset, cost_file, conn)
         if recorded is None:
-            notes.append(f"{dataset}: no recorded NB201 time")
+            notes.append(f"{dataset}: no recorded NB201 time (import nb201_tss_hp200_cost.csv.gz with "
+                         "`rebench import-nb201`, or set NB201_COST_FILE)")
             continue
         pairs = [(s, recorded.seconds[a] * epochs / RECORDED_EPOCHS) for a, s in rows if a in recorded.seconds]
         if not pairs:

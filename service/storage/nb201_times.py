@@ -7,9 +7,9 @@ and ``ImageNet16-120``; ``cifar10`` (NB201 trained it on all 50k images) is not 
 so it is **estimated** as 2 x ``cifar10-valid`` (25k images), the same factor the file shows
 between cifar100 (50k) and cifar10-valid. :class:`RecordedTimes` says which it is.
 
-Integration note: when NB201's recorded costs are imported into the database (the cost
-importer), point :func:`recorded_train_seconds` at that table; its signature is what
-``service.storage.campaign_status`` relies on.
+The imported table comes first: ``rebench import-nb201 nb201_tss_hp200_cost.csv.gz`` stores
+the same column in ``original_costs`` (source ``nb201``); the file is read only where nothing
+was imported (a server that has the data folder but never ran the importer).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import functools
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
+
+import sqlalchemy as sa
 
 __all__ = ["COST_FILE", "RecordedTimes", "recorded_train_seconds", "find_cost_file"]
 
@@ -56,13 +58,30 @@ def _read(path: str, mtime: float) -> dict[str, dict[int, float]]:
     return out
 
 
-def recorded_train_seconds(dataset: str, path: Path | None) -> RecordedTimes | None:
-    """NB201's recorded 200-epoch training seconds per arch for ``dataset``; None without the file."""
-    if path is None or not Path(path).is_file():
-        return None
-    table = _read(str(path), Path(path).stat().st_mtime)
+def _imported(conn: sa.Connection) -> dict[str, dict[int, float]]:
+    from .models import OriginalCost
+
+    c = OriginalCost.__table__.c
+    out: dict[str, dict[int, float]] = {}
+    rows = conn.execute(sa.select(c.dataset, c.arch_index, c.train_all_time).where(
+        c.source == "nb201", c.epochs == RECORDED_EPOCHS, c.train_all_time.is_not(None)))
+    for dataset, arch, seconds in rows:
+        out.setdefault(dataset, {})[int(arch)] = float(seconds)
+    return out
+
+
+def recorded_train_seconds(dataset: str, path: Path | None, conn: sa.Connection | None = None
+                           ) -> RecordedTimes | None:
+    """NB201's recorded 200-epoch training seconds per arch for ``dataset``: from the imported
+    ``original_costs`` (with ``conn``), else from the file at ``path``; None when neither has them."""
+    table = _imported(conn) if conn is not None else {}
+    where = "imported by rebench import-nb201"
+    if not table:
+        if path is None or not Path(path).is_file():
+            return None
+        table, where = _read(str(path), Path(path).stat().st_mtime), Path(path).name
     if dataset in table:
-        return RecordedTimes(dataset, table[dataset], f"NB201 train_all_time ({Path(path).name}), recorded")
+        return RecordedTimes(dataset, table[dataset], f"NB201 train_all_time ({where}), recorded")
     if dataset == "cifar10" and "cifar10-valid" in table:
         return RecordedTimes(dataset, {a: 2.0 * s for a, s in table["cifar10-valid"].items()},
                              "estimated: 2 x NB201's recorded cifar10-valid time (50k vs 25k train images; "
