@@ -21,8 +21,6 @@ import gzip
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from archscale.space import NUM_CELLS
 
 from .bulk import bump_counter, copy_rows
 from .errors import InvalidField
+from .import_errors import reading  # one wording for unreadable files across the importers
 from .models import OriginalCost, OriginalResult, ResultImport, utcnow
 from .originals import EPOCHS, ImportReport, _sha256, import_csv, replace_original_results
 from .reference import sync_reference_data
@@ -64,22 +63,14 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
     return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
 
 
-@contextmanager
-def _readable(path: Path) -> Iterator[None]:
-    """A file that cannot be read as a (gzip) UTF-8 CSV: one error naming it, not a traceback."""
-    try:
-        yield
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:  # BadGzipFile is an OSError
-        raise InvalidField(f"{path.name} cannot be read as a{' gzip' if path.suffix == '.gz' else ''} UTF-8 CSV "
-                           f"({type(exc).__name__}: {exc}); it is damaged or truncated: copy it again from "
-                           "shared/data", "path") from None
-
-
 def csv_kind(path: str | Path) -> str:
     """``original``, ``perseed`` or ``cost``, from the CSV header."""
     path = Path(path)
-    with _readable(path), _open(path) as handle:
-        header = set(next(csv.reader(handle), []))
+    # Only the header line is decoded here: a text wrapper would decode 8 KB ahead and report a
+    # bad byte further down without its line; the importer then reads the rest line by line.
+    with reading(path) as at, (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as raw:
+        at.line = 1
+        header = set(next(csv.reader([raw.readline().decode("utf-8")]), []))
     if set(PERSEED_COLUMNS) <= header:
         return "perseed"
     if set(COST_COLUMNS) <= header:
@@ -112,7 +103,7 @@ def _int(text: str, column: str, where: str) -> int:
 
 def _rows(path: Path, columns: tuple[str, ...], kind: str):  # type: ignore[no-untyped-def]
     """(where, row) with the common checks: columns, index range, setting, epochs."""
-    with _readable(path), _open(path) as handle:
+    with reading(path), _open(path) as handle:
         reader = csv.DictReader(handle)
         missing = set(columns) - set(reader.fieldnames or ())
         if missing:
