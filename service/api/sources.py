@@ -14,6 +14,7 @@ import numpy as np
 
 from archscale.datasets import get_dataset
 from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
+from service.schemas.patterns import SPLIT_NAMES
 from service.schemas.rankings import ORIGINAL_SOURCES
 from service.storage.readmodel import ProtocolRow, Series, SeriesKey, Snapshot
 
@@ -35,6 +36,9 @@ def resolve_split(dataset: str, split: str | None, loc: list[Any]) -> str:
         return alias
     choices = sorted({*spec.eval_splits, *(a for a, s in (("valid", spec.original_valid),
                                                           ("test", spec.original_test)) if s)})
+    if split in SPLIT_NAMES:  # a real split name, of another setting: there are no such numbers (404)
+        raise ApiError(404, f"split {split!r} is not reported for {dataset}; use one of {', '.join(choices)}", loc,
+                       "not_found")
     raise ApiError(422, f"split {split!r} is not reported for {dataset}; use one of {', '.join(choices)}", loc)
 
 

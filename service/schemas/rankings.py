@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from archscale.space import OPS
 
 from .common import DatasetName, PrecisionName, ScalingName
+from .patterns import PROTOCOL_PATTERN, SOURCE_PATTERN, SPLIT_NAMES
 from .sources import SourceInfo
 
 ORIGINAL_SOURCES = ("nb201", "nats-tss")
@@ -97,11 +98,13 @@ class LeaderboardQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     dataset: DatasetName = "cifar10"
-    split: str | None = Field(None, max_length=16, description="valid | test | a split name; default: the test split")
+    split: str | None = Field(None, max_length=16, json_schema_extra={"enum": SPLIT_NAMES},
+                              description="valid | test | a split name; default: the test split. A split the "
+                                          "dataset does not report: 404")
     metric: Literal["acc"] = Field("acc", description="top-1 accuracy in percent")
     original: Literal[tuple(ORIGINAL_SOURCES)] = Field("nb201", description="published source")  # type: ignore[valid-type]
     scaling: ScalingName = Field("arch-aware", description="scaling of the re-scaled column")
-    protocol: str = Field("nb201-200", max_length=64,
+    protocol: str = Field("nb201-200", max_length=64, json_schema_extra={"pattern": PROTOCOL_PATTERN},
                           description="protocol of the re-scaled column (the benchmark protocol by default)")
     precision: PrecisionName = "fp32"
     sort: Literal["rescaled", "original", "rank_change"] = "rescaled"
@@ -120,11 +123,16 @@ class KendallQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     dataset: DatasetName = "cifar10"
-    a: str = Field("nb201", max_length=120, description="source a, '<origin>[:<split>]', e.g. nb201:test")
-    b: str = Field("arch-aware", max_length=120,
+    a: str = Field("nb201", max_length=120, json_schema_extra={"pattern": SOURCE_PATTERN},
+                   description="source a, '<origin>[:<split>]', e.g. nb201:test")
+    b: str = Field("arch-aware", max_length=120, json_schema_extra={"pattern": SOURCE_PATTERN},
                    description="source b, e.g. arch-aware@nb201-200:test, nats-tss, standard@nb201-200/bf16")
-    split: str | None = Field(None, max_length=16, description="default split for a and b without ':split'")
-    k: list[float] = Field(list(DEFAULT_KS), description="top-K percentages, each in (0, 100]")
+    split: str | None = Field(None, max_length=16, json_schema_extra={"enum": SPLIT_NAMES},
+                              description="default split for a and b without ':split'; one the dataset does not "
+                                          "report: 404")
+    k: list[float] = Field(list(DEFAULT_KS), description="top-K percentages, each in (0, 100]; at most 50",
+                           json_schema_extra={"items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                                              "maxItems": 50})
     select_by: Literal["original", "rescaled", "union", "a", "b"] = Field(
         "original", description="which ranking picks the top-K%: original = a, rescaled = b, or union")
     variant: Literal["b", "c"] = Field("b", description="tau-b (ties-corrected) or tau-c")

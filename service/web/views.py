@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from archscale.datasets import DATASETS
 from archscale.space import cell_at
+from service.api.errors import ApiError
 from service.api.rankings import kendall_rows
 from service.api.routes.archs import ARCH_PAGES, arch_payload
 from service.api.routes.leaderboard import leaderboard_page, view_keys  # the API's own view builder
@@ -50,7 +51,10 @@ validate = validate_query  # the API's own query validation (errors located unde
 
 
 def leaderboard_view(snapshot: Snapshot, q: LeaderboardQuery) -> dict[str, Any]:
-    """The same checks and the same page as GET /v1/leaderboard."""
+    """The same checks and the same page as GET /v1/leaderboard, and the form's own check."""
+    if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
+        raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
+                       ["query", "params_min"])
     return leaderboard_page(snapshot, q, *view_keys(q))[3]
 
 

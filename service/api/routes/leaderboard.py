@@ -49,10 +49,8 @@ async def leaderboard(request: Request) -> Response:
 
 
 def view_keys(q: LeaderboardQuery) -> tuple[SeriesKey, SeriesKey]:
-    """Check the query's cross-field rules and name its two series (original, re-scaled)."""
-    if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
-        raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
-                       ["query", "params_min"])
+    """Name the view's two series (original, re-scaled). An empty params range is no error here
+    (it selects no arch: a schema-valid request is answered); the web form says "swap them"."""
     a_key = parse_source(q.original, q.dataset, ["query", "split"], q.split)
     b_key = parse_source(rescaled_origin(q.scaling, q.protocol, q.precision, ["query", "protocol"]), q.dataset,
                          ["query", "split"], q.split)
