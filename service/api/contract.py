@@ -17,19 +17,19 @@ run or batch can be read or cancelled by the id in the 202 answer.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 
 from service.schemas.common import ErrorResponse
 from service.schemas.patterns import degenerate_component
 
 from .errors import error_response
 
-__all__ = ["install_contract", "allowed_methods", "ERROR_TEXT"]
+__all__ = ["install_contract", "allowed_methods", "RefuseRepeatedQuery", "ERROR_TEXT", "finish_schema"]
 
 ERROR_TEXT = {
     400: "malformed request body (not JSON, or not an object)",
@@ -91,59 +91,62 @@ def finish_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
-    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        if getattr(route, "methods", None) and route.matches({**scope, "method": "GET"})[0] is not Match.NONE:
-            methods |= set(route.methods)  # type: ignore[arg-type]
-    return sorted(methods)
+class _Paths:
+    """The schema's paths as regexes: the methods of each and their single-valued query parameters."""
+
+    def __init__(self, schema: dict[str, Any]):
+        self.entries = []
+        for path, methods in schema.get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$")
+            single = {m.upper(): frozenset(p["name"] for p in op.get("parameters", [])
+                                           if p["in"] == "query" and p.get("schema", {}).get("type") != "array")
+                      for m, op in methods.items()}
+            self.entries.append((regex, single))
+
+    def lookup(self, path: str) -> dict[str, frozenset[str]] | None:
+        return next((single for regex, single in self.entries if regex.match(path)), None)
 
 
-def _single_valued(route: APIRoute) -> frozenset[str]:
-    """The route's query parameters that take one value (from its signature and openapi_extra)."""
-    names = set()
-    for param in route.dependant.query_params:
-        if getattr(param.field_info, "annotation", None) is not None and "list" in str(param.field_info.annotation):
-            continue
-        names.add(param.alias)
-    for param in (route.openapi_extra or {}).get("parameters", []):
-        if param.get("in") == "query" and param.get("schema", {}).get("type") != "array":
-            names.add(param["name"])
-    return frozenset(names)
+def _paths(app: Any) -> _Paths:
+    found = getattr(app.state, "contract_paths", None)
+    if found is None:
+        found = app.state.contract_paths = _Paths(app.openapi())
+    return found
 
 
-def _refuse_repeats(route: APIRoute, names: frozenset[str]) -> None:
-    """Wrap the route's ASGI app: ``?a=x&a=y`` for a single-valued ``a`` is a 422, not "the last one wins"."""
-    inner = route.app
+def allowed_methods(app: FastAPI, path: str) -> list[str] | None:
+    """Every method the schema documents at this path, with HEAD beside GET (Starlette's own 405
+    lists only the methods of the first route whose path matches); None off the schema."""
+    methods = _paths(app).lookup(path)
+    if methods is None:
+        return None
+    return sorted({*methods, *(("HEAD",) if "GET" in methods else ())})
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        raw = scope.get("query_string", b"")
-        if raw:
-            from urllib.parse import parse_qsl
 
-            seen: set[str] = set()
-            for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-                if name in names:
-                    if name in seen:
-                        response = error_response(
-                            422, f"{name}: given more than once; it takes one value (send it once)",
-                            ["query", name], "repeated_parameter")
-                        await response(scope, receive, send)
-                        return
-                    seen.add(name)
-        await inner(scope, receive, send)
+class RefuseRepeatedQuery:
+    """Pure ASGI: ``?a=x&a=y`` for a single-valued ``a`` is a 422, not "the last one wins". A query
+    string without a repeated name (nearly all) costs one parse, no route lookup."""
 
-    route.app = app
+    def __init__(self, app: Any, api: FastAPI):
+        self.app, self.api = app, api
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raw = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if b"&" in raw:
+            names = [name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)]
+            repeated = {n for n in names if names.count(n) > 1}
+            if repeated:
+                single = (_paths(self.api).lookup(scope["path"]) or {}).get(scope["method"], frozenset())
+                for name in sorted(repeated & single):
+                    response = error_response(422, f"{name}: given more than once; it takes one value (send it "
+                                                   "once)", ["query", name], "repeated_parameter")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def install_contract(app: FastAPI) -> None:
-    """Call after every router is included."""
-    for route in app.router.routes:
-        if isinstance(route, APIRoute) and route.include_in_schema:
-            names = _single_valued(route)
-            if names:
-                _refuse_repeats(route, names)
+    """The statuses and links in the schema, and the refusal of repeated single-valued parameters."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -153,3 +156,4 @@ def install_contract(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(RefuseRepeatedQuery, api=app)

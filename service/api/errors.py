@@ -95,7 +95,8 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             from .contract import allowed_methods  # a cycle at import time: contract uses error_response
 
-            allow = ", ".join(allowed_methods(request.app, request.scope))
+            methods = allowed_methods(request.app, request.url.path)
+            allow = ", ".join(methods) if methods else (exc.headers or {}).get("Allow", "")
             msg = f"{request.method} is not allowed on {request.url.path}; use {allow} (see /docs)"
             return error_response(405, msg, [], "http_error", {"Allow": allow})
         else:

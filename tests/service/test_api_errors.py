@@ -64,7 +64,7 @@ def test_bad_reads(api, path, params, status, loc, text):
     ({"arch": 1, "dataset": "cifar10", "seeds": []}, ["body", "seeds"], "seeds"),
     ({"arch": 1, "dataset": "cifar10", "seeds": [-1]}, ["body", "seeds", 0], "greater than or equal to 0"),
     ({"arch": 1, "dataset": "cifar10", "colour": "red"}, ["body", "colour"], "remove it"),
-    ({"arch": True, "dataset": "cifar10"}, ["body", "arch", "int"], "arch"),
+    ({"arch": True, "dataset": "cifar10"}, ["body", "arch"], "boolean"),
     ({"arch": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "dataset": "cifar10"}, ["body", "arch"],
      "scaling 'standard'"),
 ])
