@@ -13,7 +13,8 @@ import typer
 
 from ._common import fail
 
-__all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker"]
+__all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker", "stop_child",
+           "exit_on_signals"]
 
 
 def _set_env(**values: object) -> None:
@@ -39,6 +40,36 @@ def start_embedded_worker() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "worker.embedded"], preexec_fn=die_with_parent)
 
 
+def stop_child(child: subprocess.Popen | None, timeout_s: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``: the child releases its run and exits (it resumes
+    from the last epoch checkpoint when the server starts again)."""
+    if child is None or child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGINT end this process through its ``finally`` blocks (which stop the children).
+
+    The handler only raises (never takes a lock: see worker.embedded) and ignores the signals
+    from then on, so a repeated Ctrl-C or SIGTERM cannot cut the cleanup short. uvicorn installs
+    its own handlers while it serves and re-raises the signal after its graceful shutdown: it then
+    lands here."""
+
+    def handler(signum: int, _frame: object) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="Port."),
@@ -57,13 +88,12 @@ def serve(
         Database(settings.resolved_database_url).init()
     except Exception as exc:
         fail(f"DATABASE_URL: cannot migrate {settings.resolved_database_url!r}: {exc}")
+    exit_on_signals()
     child = start_embedded_worker() if embedded_worker and not settings.broker_url else None
     try:
         uvicorn.run("service.main:app", host=host, port=port, log_level="info")
     finally:
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
+        stop_child(child)
 
 
 def worker(
@@ -216,11 +246,13 @@ def demo(
         key = create_key(session, "demo").secret
 
     server = uvicorn.Server(uvicorn.Config("service.main:app", host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True)  # no signal handlers off the main thread
+    exit_on_signals()
+    child = None
     thread.start()
-    child = start_embedded_worker() if not settings.broker_url else None
     url = f"http://127.0.0.1:{port}"
     try:
+        child = start_embedded_worker() if not settings.broker_url else None
         with RebenchClient(url, key) as client:
             for _ in range(100):
                 if server.started:
@@ -255,8 +287,6 @@ def demo(
             thread.join()
     finally:
         server.should_exit = True
+        stop_child(child)
         thread.join(timeout=10)
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
 

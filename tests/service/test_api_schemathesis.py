@@ -25,7 +25,7 @@ from .conftest import Api, serve_app, settings_for
 pytestmark = pytest.mark.postgres
 
 SEED = 20241
-MAX_EXAMPLES = 12  # per operation and phase: ~3,000 requests, ~1 min on 2 cores
+MAX_EXAMPLES = 8  # per operation and phase: ~3,000 requests (most from the coverage phase), ~1 min on 2 cores
 
 
 @pytest.fixture(scope="module")
