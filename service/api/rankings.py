@@ -39,9 +39,14 @@ class LeaderboardView:
         a, b = original.mean, rescaled.mean
         common = ~np.isnan(a) & ~np.isnan(b)
         self.n_common = int(common.sum())
-        self.rank_original = competition_ranks(a)
-        self.rank_rescaled = competition_ranks(b)
-        self.rank_change = competition_ranks(a, common) - competition_ranks(b, common)
+        # One rank basis per view, so that a row adds up (rank_change = original_rank - rescaled_rank):
+        # "both": ranks among the archs with both numbers (null for the others); "each": nothing in
+        # common (e.g. no re-scaled results yet), each column ranked among its own archs.
+        self.rank_basis = "both" if self.n_common else "each"
+        within = common if self.n_common else None
+        self.rank_original = competition_ranks(a, within)
+        self.rank_rescaled = competition_ranks(b, within)
+        self.rank_change = self.rank_original - self.rank_rescaled  # NaN unless both ranks exist
         self._orders: dict[tuple[str, str], np.ndarray] = {}
 
     def column(self, sort: str) -> np.ndarray:

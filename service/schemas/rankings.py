@@ -30,9 +30,10 @@ class LeaderboardRow(BaseModel):
                                                 "not trained on this arch")
     served_from: int | None = Field(None, description="the arch (official index) whose run served this arch's "
                                                       "number; null when measured on the arch itself")
-    original_rank: int | None = Field(description="1 = best, among archs with an original number (ties share)")
-    rescaled_rank: int | None = Field(description="1 = best, among archs with a rescaled number")
-    rank_change: int | None = Field(description="original rank - rescaled rank among archs with both; > 0 moved up")
+    original_rank: int | None = Field(description="1 = best (ties share), among the view's rank_basis: the archs "
+                                                  "with both numbers, or (basis 'each') those with an original one")
+    rescaled_rank: int | None = Field(description="1 = best, on the same basis as original_rank")
+    rank_change: int | None = Field(description="original_rank - rescaled_rank (same basis); > 0 moved up")
     params: int
     flops: int
     lr: float | None
@@ -49,6 +50,9 @@ class LeaderboardOut(BaseModel):
     filters: dict[str, object]
     total: int = Field(description="rows matching the filters")
     n_common: int = Field(description="archs with both numbers (the population of rank_change)")
+    rank_basis: Literal["both", "each"] = Field(
+        "both", description="both: every rank is among the n_common archs with both numbers, so a row adds up "
+                            "(null ranks for the others); each: nothing in common, each column ranked among its own")
     limit: int
     offset: int
     rows: list[LeaderboardRow]
