@@ -161,7 +161,12 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
         tau, _ = _tau(x[both], y[both], variant)
         pairs.append({"seeds": [series.seeds[i], series.seeds[j]], "tau": tau, "n": int(both.sum())})
     taus = [p["tau"] for p in pairs if p["tau"] is not None]
-    return {"source": series.key.origin, "pairs": pairs, "mean_tau": float(np.mean(taus)) if taus else None}
+    floor = {"source": series.key.origin, "pairs": pairs, "mean_tau": float(np.mean(taus)) if taus else None}
+    if not taus:  # say why there is no number, instead of a bare null
+        most = max(p["n"] for p in pairs)
+        floor["reason"] = (f"no seed pair of {series.key.origin} has numbers for 2+ of the {len(selection)} selected "
+                           f"archs (at most {most}): τ needs two archs measured under both seeds")
+    return floor
 
 
 def kendall_rows(a: Series, b: Series, ks: tuple[float, ...], select_by: str, variant: str) -> tuple[int, list[dict]]:

@@ -70,6 +70,7 @@ class NoiseFloor(BaseModel):
     source: str
     pairs: list[SeedPair]
     mean_tau: float | None
+    reason: str | None = Field(None, description="why mean_tau is null (too few archs measured under both seeds)")
 
 
 class KendallRow(BaseModel):
@@ -89,6 +90,8 @@ class KendallOut(BaseModel):
     select_by: str = Field(description="which ranking picks the top-K%: a (original), b (rescaled) or union")
     variant: str = Field(description="tau-b (ties-corrected) or tau-c")
     n_common: int = Field(description="archs with a number in both sources: the 100% population")
+    reason: str | None = Field(None, description="why there is nothing to compare (n_common < 2): which source has "
+                                                 "no numbers for the dataset and split")
     rows: list[KendallRow]
     note: str
 

@@ -20,6 +20,7 @@ from archscale.datasets import DATASETS
 from archscale.space import cell_at
 from service.api.errors import ApiError
 from service.api.rankings import kendall_rows
+from service.api.routes.rankings import nothing_to_compare
 from service.api.routes.archs import ARCH_PAGES, arch_payload
 from service.api.routes.leaderboard import leaderboard_page, view_keys  # the API's own view builder
 from service.api.query import validate_query
@@ -118,6 +119,7 @@ def plots_view(snapshot: Snapshot, q: PlotsQuery) -> dict[str, Any]:
     n_common, rows = kendall_rows(a, b, DEFAULT_KS, by, q.variant)
     floors = [f["mean_tau"] for r in rows for f in r["noise_floor"] if f["mean_tau"] is not None]
     return {"a": a_info, "b": b_info, "n_common": n_common, "rows": rows, "select_by": by,
+            "reason": nothing_to_compare(a_info, b_info, n_common),
             "scatter": svg.scatter(points, f"{a_key.origin} {a_key.split} accuracy (%)",
                                    f"{b_key.origin} {b_key.split} accuracy (%)",
                                    label=f"{a_key.origin} vs {b_key.origin} on {q.dataset}"),
