@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from . import output
 from ._common import fail
 
 __all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker", "stop_child",
@@ -175,7 +176,10 @@ def submit(
         except Exception as exc:  # connection refused, DNS...
             fail(f"--url {client.url}: {exc}")
         if wait:
+            from .output import console, results_table
+
             runs = follow(client, run_ids)
+            console().print(results_table(runs, f"{len(runs)} run(s): final status and test accuracy"))
             failed = [r for r in runs if r["status"] != "succeeded"]
             for run in failed:
                 typer.echo(f"run {run['id']}: {run['status']} {run.get('error') or ''}", err=True)
@@ -183,18 +187,24 @@ def submit(
 
 
 def follow(client, run_ids: list[int]) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Rich progress bars, one per run, fed by GET /v1/runs/{id}."""
+    """Rich progress bars, one per run, fed by GET /v1/runs/{id}; not on a terminal (a log), a
+    line whenever the runs' state changes instead (bars would print nothing until the end)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                  TimeElapsedColumn()) as progress:
+    from .output import console
+
+    out = console()
+    if not out.is_terminal:  # progress lines only; the caller prints the results table
+        return client.wait(run_ids, progress=lambda line: out.print(line, markup=False, highlight=False))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=out) as progress:
         tasks = {rid: progress.add_task(f"run {rid}", total=None, status="queued") for rid in run_ids}
 
         def update(run: dict) -> None:
             p = run["progress"]
             progress.update(tasks[run["id"]], completed=p["epoch"], total=p["total"], status=run["status"])
 
-        return client.wait(run_ids, on_update=update)
+        return client.wait(run_ids, on_update=update, progress=False)
 
 
 def demo(
@@ -206,15 +216,15 @@ def demo(
     port: int = typer.Option(8000, help="Port of the API."),
     exit_after: bool = typer.Option(False, "--exit", help="Stop when the runs are done (default: keep serving)."),
 ) -> None:
-    """The newcomer's tour, embedded: migrate, import NB201's numbers, serve the API, train two cells
-    with the `smoke` protocol (arch-aware and standard), and print them beside NB201's numbers.
+    """The newcomer's tour, embedded: migrate, import NB201's numbers, serve the API, train one cell
+    (6111, the best on CIFAR-10) under two scalings, arch-aware and standard, with the tiny `smoke`
+    protocol, and print both beside NB201's number.
 
     Stays in the foreground serving the API after the table (unless --exit)."""
     import threading
     import time
 
     import uvicorn
-    from rich.console import Console
     from rich.table import Table
 
     from archscale.protocols import get_protocol
@@ -223,7 +233,7 @@ def demo(
     from service.storage.database import Database
     from service.storage.keys import create_key
 
-    console = Console()
+    console = output.console()
     data_root = data_root.expanduser().resolve()
     if not data_root.is_dir():
         fail(f"--data-root {data_root} does not exist: point it at a folder holding cifar10-jpeg.tar.gz "
@@ -239,7 +249,7 @@ def demo(
 
         with db.engine.begin() as conn:
             report = import_csv(conn, csv_path)
-        console.print(f"NB201 original numbers: {report}")
+        console.print(output.import_table(report))
     else:
         console.print(f"[yellow]no {csv_path.name} in {data_root}: the leaderboard has no original numbers[/]")
     with db.transaction() as session:
@@ -265,7 +275,8 @@ def demo(
                     accepted = client.submit(arch, dataset="cifar10",
                                              scaling=scaling, protocol="smoke", seeds=[777])
                     submitted += [(accepted["arch_index"], scaling, run["id"]) for run in accepted["runs"]]
-            console.print(f"training {len(submitted)} smoke runs (first use decodes the JPEG data once)...")
+            console.print(f"training {len(archs)} cell(s) under 2 scalings: {len(submitted)} smoke runs (the first use "
+                          "decodes the JPEG data once)...")
             runs = {run["id"]: run for run in follow(client, [rid for *_, rid in submitted])}
             table = Table(title="smoke protocol (a demo, not benchmark numbers) beside NB201 (200 epochs)")
             for column in ("arch", "scaling", "LR", "status", "smoke test acc %", "NB201 test acc %", "run id"):

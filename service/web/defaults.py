@@ -28,12 +28,13 @@ class DefaultView:
 
 
 def busiest_rescaled(snapshot: Snapshot) -> Series | None:
-    """The re-scaled series with the most archs (ties: the benchmark protocol, then by name)."""
+    """The re-scaled series with the most archs (ties: a benchmark protocol, then the paper's
+    arch-aware scaling, then by name)."""
     candidates = [s for s in snapshot.series.values() if s.kind == "rescaled" and s.count > 0]
     if not candidates:
         return None
     return max(candidates, key=lambda s: (s.count, s.protocol is not None and s.protocol.benchmark,
-                                          s.key.origin == "arch-aware@nb201-200@v1/fp32", s.key.origin, s.key.dataset))
+                                          s.key.origin.startswith("arch-aware@"), s.key.origin, s.key.dataset))
 
 
 def _setting(series: Series) -> dict[str, Any]:
