@@ -60,8 +60,8 @@ def parse_source(text: str, dataset: str, loc: list[Any], default_split: str | N
     split_name = resolve_split(dataset, split or default_split, loc)
     if origin in ORIGINAL_SOURCES:
         return SeriesKey(origin, dataset, split_name)
-    scaling, _, rest = origin.partition("@")
-    protocol, _, precision = rest.partition("/")
+    head, _, precision = origin.partition("/")  # arch-aware@smoke@v2/bf16, mup/fp32, standard@nb201-12
+    scaling, _, protocol = head.partition("@")
     if scaling not in SCALINGS:
         raise ApiError(422, f"unknown result source {origin!r}; use {' or '.join(ORIGINAL_SOURCES)} (published) "
                             f"or <scaling>[@<protocol>][/<precision>] with a scaling from {', '.join(SCALINGS)}, "

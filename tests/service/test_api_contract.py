@@ -105,6 +105,12 @@ def test_a_repeated_single_valued_parameter_is_a_422(api: Api, path: str) -> Non
     assert item["type"] == "repeated_parameter" and "more than once" in item["msg"]
 
 
+def test_every_source_the_pattern_allows_parses(api: Api) -> None:
+    for source in ("mup/fp32", "arch-aware@smoke@v2/bf16", "standard@nb201-12", "nats-tss:test", "mup:test"):
+        assert re.fullmatch(SOURCE_PATTERN, source)
+        assert api.get(f"/v1/rankings/kendall?a=nb201&b={source}&k=100").status_code == 200, source
+
+
 def test_list_parameters_may_repeat(api: Api) -> None:
     assert api.get("/v1/rankings/kendall?a=nb201&b=nats-tss&k=10&k=1").status_code == 200
     assert api.get("/v1/runs?status=queued&status=running").status_code == 200

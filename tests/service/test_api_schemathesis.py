@@ -44,6 +44,7 @@ def test_schemathesis_all_checks_all_phases(live, tmp_path) -> None:  # type: ig
                "--checks", "all", "--exclude-checks", "use_after_free",
                "--phases", "examples,coverage,fuzzing,stateful", "--seed", str(SEED),
                "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--no-color",
+               "--request-timeout", "60",  # a 1,000-arch batch on a busy 2-core machine
                "--header", f"X-API-Key: {key}", "--report", "junit", "--report-dir", str(report)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     out = done.stdout + done.stderr

@@ -42,13 +42,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory, cifar10_jpeg: Path, nb201_csv
                                 "--port", str(port)], env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True, cwd=home)
     deadline = time.monotonic() + 480  # ~35 s on a quiet 2-core machine (docs/benchmarks.md)
-    while "serving; Ctrl-C to stop" not in log.read_text():
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
-        time.sleep(0.5)
-    tree = descendants(process.pid)
+    tree: set[int] = set()
     try:
+        while "serving; Ctrl-C to stop" not in log.read_text():
+            tree |= descendants(process.pid)
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
+            time.sleep(0.5)
+        tree |= descendants(process.pid)
         yield {"url": f"http://127.0.0.1:{port}", "log": log.read_text(), "process": process}
-    finally:
+    finally:  # also when it did not start in time: nothing may be left running
         process.send_signal(signal.SIGTERM)
         assert_all_gone(process, tree, home)
 
