@@ -134,7 +134,9 @@ def submit(
     scaling: str = typer.Option("arch-aware"),
     protocol: str = typer.Option("nb201-200"),
     seed: list[int] = typer.Option([777, 888, 999], help="Repeat for several seeds."),
-    wait: bool = typer.Option(False, help="Show a progress bar per run until all finish."),
+    wait: bool = typer.Option(False, help="Follow the runs to the end (a progress bar per run on a terminal, a "
+                                          "line per change in a log), then print each run's status and test "
+                                          "accuracy; exit 1 if one did not succeed."),
     dedup: Optional[str] = typer.Option(
         None, help="Submit the archs as one batch deduplicated by: exact | isomorphic (one trained run per "
                    "relabelling class, the same network) | nb201 (one per NB201 isomorphism class: an "
@@ -142,7 +144,7 @@ def submit(
     url: Optional[str] = typer.Option(None, envvar="REBENCH_URL", help="API base URL."),
     api_key: Optional[str] = typer.Option(None, envvar="REBENCH_API_KEY", help="Write key."),
 ) -> None:
-    """Submit runs to the API; with --wait, follow them to the end."""
+    """Submit runs to the API; with --wait, follow them and print their final accuracies."""
     from service.client import ApiError, RebenchClient
 
     with RebenchClient(url, api_key) as client:

@@ -46,7 +46,7 @@ def test_schemathesis_all_checks_all_phases(live, tmp_path) -> None:  # type: ig
                "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--no-color",
                "--request-timeout", "60",  # a 1,000-arch batch on a busy 2-core machine
                "--header", f"X-API-Key: {key}", "--report", "junit", "--report-dir", str(report)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache dir there
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-12000:]
     # it ran every operation the schema has, every phase passed, and the stateful phase followed links
