@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.schemas.common import ErrorResponse
+from service.schemas.common import ERROR_RESPONSES, ErrorResponse
 from service.schemas.patterns import degenerate_component
 
 from .errors import error_response
@@ -40,6 +40,8 @@ ERROR_TEXT = {
     503: "database or broker unavailable, or the read model is loading: retry after Retry-After seconds",
 }
 _ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
+#: the descriptions of service.schemas.common.ERROR_RESPONSES (a route's own declarations are kept)
+_SHARED_TEXT = {str(entry["description"]) for entry in ERROR_RESPONSES.values()}
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 LINKS = {  # (path, method, status) -> links of that answer
     ("/v1/runs", "post", "202"): {
@@ -73,15 +75,14 @@ def finish_schema(schema: dict[str, Any]) -> dict[str, Any]:
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
             responses = op.setdefault("responses", {})
-            for code in (400, 401, 404, 413, 422):  # the routes' shared list: replaced by what applies
-                if code not in _statuses(path, op):
-                    responses.pop(str(code), None)
-            for code in sorted(_statuses(path, op)):
+            statuses = _statuses(path, op)
+            for code in (400, 404, 413):  # from the routes' shared ERROR_RESPONSES: kept only where they apply
+                if code not in statuses and responses.get(str(code), {}).get("description") in _SHARED_TEXT:
+                    del responses[str(code)]
+            for code in sorted(statuses):
                 entry = responses.setdefault(str(code), {"description": ERROR_TEXT[code],
                                                          "content": {"application/json": {"schema": _ERROR}}})
-                if code in ERROR_TEXT and entry.get("description") in (None, "", "bad request", "unknown id or arch",
-                                                                       "body or batch too large",
-                                                                       "database not ready or warming up"):
+                if entry.get("description") in (None, "", *_SHARED_TEXT):
                     entry["description"] = ERROR_TEXT[code]
                 if code == 503:
                     entry.setdefault("headers", _RETRY_AFTER)
