@@ -5,6 +5,7 @@ enforced constraints in the schema."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +15,14 @@ from service.schemas.patterns import ARCH_REF_PATTERN, PROTOCOL_PATTERN, SOURCE_
 from .conftest import Api
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+@pytest.fixture(scope="module")
+def api(pg_db) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+    """PostgreSQL only: the contract does not depend on the backend (the API tests run on both)."""
+    client = Api(pg_db)
+    with client.client:
+        yield client
 
 
 @pytest.fixture(scope="module")
