@@ -41,7 +41,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory, cifar10_jpeg: Path, nb201_csv
     process = subprocess.Popen([sys.executable, "-m", "service.cli", "demo", "--data-root", str(cifar10_jpeg.parent),
                                 "--port", str(port)], env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True, cwd=home)
-    deadline = time.monotonic() + 900  # ~35 s on a quiet 2-core machine (docs/benchmarks.md); minutes when busy
+    # ~35 s on a quiet 2-core machine (docs/benchmarks.md); below pytest's 600 s timeout, so a stuck
+    # demo fails here with its log. A machine busy with other jobs can allow more (and -o timeout=...).
+    deadline = time.monotonic() + float(os.environ.get("REBENCH_DEMO_WAIT_S", "540"))
     tree: set[int] = set()
     try:
         while "serving; Ctrl-C to stop" not in log.read_text():
