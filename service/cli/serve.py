@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -13,9 +10,9 @@ import typer
 
 from . import output
 from ._common import fail
+from .children import exit_on_signals, start_embedded_worker, stop_child
 
-__all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker", "stop_child",
-           "exit_on_signals"]
+__all__ = ["serve", "worker", "worker_queue", "submit", "demo"]
 
 
 def _set_env(**values: object) -> None:
@@ -25,50 +22,6 @@ def _set_env(**values: object) -> None:
     for name, value in values.items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)  # the prefixed name wins over a bare one
-
-
-def start_embedded_worker() -> subprocess.Popen:
-    """The embedded runner in a child process: the API process itself never imports torch."""
-
-    def die_with_parent() -> None:  # Linux: the child gets SIGTERM when `rebench serve` dies
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-    return subprocess.Popen([sys.executable, "-m", "worker.embedded"], preexec_fn=die_with_parent)
-
-
-def stop_child(child: subprocess.Popen | None, timeout_s: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``: the child releases its run and exits (it resumes
-    from the last epoch checkpoint when the server starts again)."""
-    if child is None or child.poll() is not None:
-        return
-    child.terminate()
-    try:
-        child.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def exit_on_signals() -> None:
-    """SIGTERM and SIGINT end this process through its ``finally`` blocks (which stop the children).
-
-    The handler only raises (never takes a lock: see worker.embedded) and ignores the signals
-    from then on, so a repeated Ctrl-C or SIGTERM cannot cut the cleanup short. uvicorn installs
-    its own handlers while it serves and re-raises the signal after its graceful shutdown: it then
-    lands here."""
-
-    def handler(signum: int, _frame: object) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_IGN)
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
 
 
 def serve(
