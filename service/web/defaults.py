@@ -1,7 +1,8 @@
 """What the landing page and the plots page show when the URL asks for nothing in particular.
 
 A newcomer's first look must show numbers that exist: the setting (dataset, scaling, protocol,
-precision, split) with the most re-scaled results, sorted by re-scaled accuracy; with no
+precision, split) with the most re-scaled results, its cells with results only, sorted by
+re-scaled accuracy; with no
 re-scaled results at all, the published numbers sorted by accuracy. Each page says which
 default it picked and why (``note``); any parameter in the URL turns the choice off.
 """
@@ -55,10 +56,11 @@ def leaderboard_default(snapshot: Snapshot) -> DefaultView:
                            "No re-scaled results yet: showing the published numbers, best first. Submit runs "
                            "(rebench submit, or rebench demo) and the re-scaled column fills in.")
     params = _setting(busiest)
-    return DefaultView({**params, "sort": "rescaled", "order": "desc"},
-                       f"Showing by default the setting with the most re-scaled results: {busiest.count} "
-                       f"architecture(s) under {busiest.key.origin} on {busiest.key.dataset} "
-                       f"({busiest.key.split} split), best re-scaled first. Pick another setting below.")
+    return DefaultView({**params, "sort": "rescaled", "order": "desc", "has_results": "true"},
+                       f"Showing by default the setting with the most re-scaled results: the {busiest.count} "
+                       f"architecture(s) re-trained under {busiest.key.origin} on {busiest.key.dataset} "
+                       f"({busiest.key.split} split), best re-scaled first. Pick another setting, or 'any' "
+                       "re-scaled results for all 15,625 cells, below.")
 
 
 def plots_default(snapshot: Snapshot) -> DefaultView:

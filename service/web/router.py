@@ -118,7 +118,7 @@ async def leaderboard_page(request: Request) -> HTMLResponse:
     data = _query_dict(request, {"ops", "exclude_ops"})
     default = None
     try:
-        if not any(name in data for name in VIEW_FIELDS):  # nothing chosen: show numbers that exist
+        if not any(name in data for name in (*VIEW_FIELDS, "has_results")):  # nothing chosen: numbers that exist
             default = leaderboard_default(await snapshot_of(request))
             data = {**default.params, **data}
         paging = validate(WebPage, {k: data.pop(k) for k in PAGE_FIELDS if k in data})
