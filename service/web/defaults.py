@@ -16,10 +16,7 @@ from archscale.protocols import PROTOCOLS
 from service.api.sources import resolve_split
 from service.storage.readmodel import Series, Snapshot
 
-__all__ = ["DefaultView", "busiest_rescaled", "leaderboard_default", "plots_default", "VIEW_FIELDS"]
-
-#: parameters that choose what a leaderboard shows; the default applies when none is given
-VIEW_FIELDS = ("dataset", "split", "original", "scaling", "protocol", "precision", "sort", "order")
+__all__ = ["DefaultView", "busiest_rescaled", "leaderboard_default", "plots_default"]
 
 
 @dataclass(frozen=True)

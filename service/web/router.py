@@ -30,7 +30,7 @@ from service.api.routes.queue import recent_runs
 from service.schemas.rankings import ORIGINAL_SOURCES, LeaderboardQuery
 
 from . import svg
-from .defaults import VIEW_FIELDS, leaderboard_default, plots_default
+from .defaults import leaderboard_default, plots_default
 from .views import PlotsQuery, WebPage, arch_runs, arch_view, leaderboard_view, plots_view, validate
 
 __all__ = ["router", "install_web"]
@@ -118,7 +118,7 @@ async def leaderboard_page(request: Request) -> HTMLResponse:
     data = _query_dict(request, {"ops", "exclude_ops"})
     default = None
     try:
-        if not any(name in data for name in (*VIEW_FIELDS, "has_results")):  # nothing chosen: numbers that exist
+        if not set(data) - set(PAGE_FIELDS):  # nothing chosen but the paging: show numbers that exist
             default = leaderboard_default(await snapshot_of(request))
             data = {**default.params, **data}
         paging = validate(WebPage, {k: data.pop(k) for k in PAGE_FIELDS if k in data})
