@@ -179,9 +179,11 @@ def _parse_edge(token: str, dst: int, pos: int, ops: dict[tuple[int, int], str])
                               fix="Write each edge as op~src, e.g. nor_conv_3x3~0.")
     if op not in OPS:
         raise ArchStringError(f"unknown op {op!r}", token=token, position=pos, fix=_unknown_op_fix(op))
-    if not src_text.isdigit():
-        raise ArchStringError("source vertex is not a non-negative integer", token=token, position=pos,
-                              fix=f"Use a source index 0..{dst - 1} after '~'.")
+    # One ASCII digit: str.isdigit() also takes '０' (fullwidth) or '٠' (Arabic-Indic), which int()
+    # reads as 0 although no cell string is written that way (query_index_by_arch says -1 for it).
+    if not (len(src_text) == 1 and src_text in "0123456789"):
+        raise ArchStringError("source vertex is not a non-negative integer written as one ASCII digit",
+                              token=token, position=pos, fix=f"Use a source index 0..{dst - 1} after '~' (digits 0-9).")
     src = int(src_text)
     if src >= dst:
         raise ArchStringError(f"source {src} is not smaller than vertex {dst}", token=token, position=pos,
@@ -239,6 +241,8 @@ def resolve_arch(arch: Cell | str | int) -> Cell:
     if isinstance(arch, str) and arch.isdigit():
         if not arch.isascii():  # '²'.isdigit() is True, but int('²') fails and it is no cell string
             raise ArchStringError(f"arch {arch!r}: write an index with ASCII digits 0-9, or a cell string")
+        if len(arch) > 1 and arch.startswith("0"):  # one spelling per index, as the API schema's pattern says
+            raise ArchStringError(f"arch {arch!r}: write the index without leading zeros ({int(arch)})")
         return cell_at(int(arch))
     return parse_arch(arch)
 

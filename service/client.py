@@ -3,12 +3,13 @@
     from service.client import RebenchClient
     c = RebenchClient("http://127.0.0.1:8000", api_key="rb_...")
     accepted = c.submit(6111, dataset="cifar10", protocol="smoke", seeds=[777])
-    runs = c.wait([r["id"] for r in accepted["runs"]])
+    runs = c.wait([r["id"] for r in accepted["runs"]])   # progress lines, then each run's accuracy
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["RebenchClient", "ApiError", "FINAL_STATUSES"]
+__all__ = ["RebenchClient", "ApiError", "FINAL_STATUSES", "progress_line", "results_text", "test_accuracy"]
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -108,17 +109,69 @@ class RebenchClient:
         return self._call("GET", "/v1/rankings/kendall", params=params)
 
     def wait(self, run_ids: Sequence[int], *, poll_s: float = 1.0, timeout_s: float | None = None,
-             on_update: Callable[[dict], None] | None = None) -> list[dict]:
-        """Poll until every run is final; ``on_update`` sees each run at each poll."""
+             on_update: Callable[[dict], None] | None = None,
+             progress: bool | Callable[[str], None] = True) -> list[dict]:
+        """Poll until every run is final; ``on_update`` sees each run at each poll.
+
+        ``progress``: a line on stderr whenever the batch's state changes (``3/6 finished
+        (succeeded 3); running 1 at epoch 2/4; queued 2``) and, at the end, one line per run with
+        its test accuracy (``results_text``); False for silence, or a function that takes each
+        progress line (and no results text)."""
+        say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress is True else progress or None
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last = ""
         while True:
             runs = [self.run(run_id) for run_id in run_ids]
             for run in runs:
                 if on_update:
                     on_update(run)
+            line = progress_line(runs)
+            if say and line != last:
+                say(line)
+                last = line
             if all(run["status"] in FINAL_STATUSES for run in runs):
+                if progress is True:  # a function gets the progress lines only; it prints results its way
+                    say(results_text(runs))
                 return runs
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"runs {[r['id'] for r in runs if r['status'] not in FINAL_STATUSES]} "
                                    f"not finished after {timeout_s} s")
             time.sleep(poll_s)
+
+
+def test_accuracy(run: dict) -> float | None:
+    """The run's final accuracy on its setting's test split (``x-test`` / ``test``), else its
+    valid split (cifar10-valid reports only ``valid``); None before it succeeds."""
+    metrics = (run.get("result") or {}).get("metrics") or {}
+    for split in ("test", "x-test", "valid", "x-valid"):
+        if "acc" in metrics.get(split, {}):
+            return float(metrics[split]["acc"])
+    return None
+
+
+def progress_line(runs: Sequence[dict]) -> str:
+    """``3/6 finished (succeeded 3); running 1 at epoch 2/4; queued 2``: one line for a batch."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run["status"]] = counts.get(run["status"], 0) + 1
+    done = sum(n for status, n in counts.items() if status in FINAL_STATUSES)
+    parts = [f"{done}/{len(runs)} finished"
+             + (" (" + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()) if s in FINAL_STATUSES) + ")"
+                if done else "")]
+    running = [r for r in runs if r["status"] == "running"]
+    if running:
+        epochs = ", ".join(f"run {r['id']} epoch {r['progress']['epoch']}/{r['progress']['total']}" for r in running[:4])
+        parts.append(f"running {len(running)}: {epochs}{' ...' if len(running) > 4 else ''}")
+    if counts.get("queued"):
+        parts.append(f"queued {counts['queued']}")
+    return "; ".join(parts)
+
+
+def results_text(runs: Sequence[dict]) -> str:
+    """One aligned line per run: id, arch, dataset, scaling, protocol, seed, status, test accuracy."""
+    header = ("run", "arch", "dataset", "scaling", "protocol", "seed", "status", "test acc %")
+    rows = [header] + [(str(r["id"]), str(r["arch_index"]), r["dataset"], r["scaling"],
+                        (r.get("protocol") or {}).get("key", ""), str(r["seed"]), r["status"],
+                        "" if test_accuracy(r) is None else f"{test_accuracy(r):.2f}") for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

@@ -14,7 +14,9 @@ from service.settings import Settings, get_settings
 from service.storage.database import Database
 
 from .cache import SnapshotCache
+from .contract import install_contract
 from .deps import AppState
+from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
 from .outages import Outages
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True, warm_bul
             db.dispose()
 
     app = FastAPI(title="nb201-rebench", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan,
-                  openapi_tags=[{"name": t} for t in ("runs", "batches", "campaigns", "archs", "rankings", "ops")])
+                  openapi_tags=[{"name": t} for t in ("runs", "batches", "campaigns", "archs", "rankings", "ops")],
+                  docs_url=None, redoc_url=None)  # served offline by install_docs
     app.state.rebench = state
     install_error_handlers(app)
     for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, campaigns, health, bulk):  # hot reads first: matched in order
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True, warm_bul
     from service.web import install_web  # here, not at the top: service.web imports service.api (a cycle)
 
     install_web(app)
+    install_docs(app)
+    install_contract(app)  # last: it reads every route (statuses, repeated query parameters)
     # The last added is the outermost: metrics see every answer, CORS headers go on 413s too.
     app.add_middleware(Outages)  # innermost: a database/broker outage anywhere -> 503 + Retry-After
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -93,7 +93,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             msg = f"no endpoint {request.method} {request.url.path}; the API is described at /docs"
         elif exc.status_code == 405:
-            msg = f"{request.method} is not allowed on {request.url.path}; see /docs for the methods"
+            from .contract import allowed_methods  # a cycle at import time: contract uses error_response
+
+            methods = allowed_methods(request.app, request.url.path)
+            allow = ", ".join(methods) if methods else (exc.headers or {}).get("Allow", "")
+            msg = f"{request.method} is not allowed on {request.url.path}; use {allow} (see /docs)"
+            return error_response(405, msg, [], "http_error", {"Allow": allow})
         else:
             msg = str(exc.detail)
         return error_response(exc.status_code, msg, [], "http_error", getattr(exc, "headers", None))

@@ -40,9 +40,14 @@ class LeaderboardView:
         a, b = original.mean, rescaled.mean
         common = ~np.isnan(a) & ~np.isnan(b)
         self.n_common = int(common.sum())
-        self.rank_original = competition_ranks(a)
-        self.rank_rescaled = competition_ranks(b)
-        self.rank_change = competition_ranks(a, common) - competition_ranks(b, common)
+        # One rank basis per view, so that a row adds up (rank_change = original_rank - rescaled_rank):
+        # "both": ranks among the archs with both numbers (null for the others); "each": nothing in
+        # common (e.g. no re-scaled results yet), each column ranked among its own archs.
+        self.rank_basis = "both" if self.n_common else "each"
+        within = common if self.n_common else None
+        self.rank_original = competition_ranks(a, within)
+        self.rank_rescaled = competition_ranks(b, within)
+        self.rank_change = self.rank_original - self.rank_rescaled  # NaN unless both ranks exist
         self._orders: dict[tuple[str, str], np.ndarray] = {}
 
     def column(self, sort: str) -> np.ndarray:
@@ -163,8 +168,13 @@ def _noise_floor(series: Series, selection: np.ndarray, variant: str) -> dict[st
         tau, _ = _tau(x[both], y[both], variant)
         pairs.append({"seeds": [series.seeds[i], series.seeds[j]], "tau": tau, "n": int(both.sum())})
     taus = [p["tau"] for p in pairs if p["tau"] is not None]
-    return {"source": series.key.origin, "split": series.key.split, "pairs": pairs,
-            "mean_tau": float(np.mean(taus)) if taus else None}
+    floor = {"source": series.key.origin, "split": series.key.split, "pairs": pairs,
+              "mean_tau": float(np.mean(taus)) if taus else None}
+    if not taus:  # say why there is no number, instead of a bare null
+        most = max(p["n"] for p in pairs)
+        floor["reason"] = (f"no seed pair of {series.key.origin} has numbers for 2+ of the {len(selection)} selected "
+                           f"archs (at most {most}): τ needs two archs measured under both seeds")
+    return floor
 
 
 def seed_floor_series(snapshot: Snapshot, a_key: Any, b_key: Any) -> tuple[Series, ...]:

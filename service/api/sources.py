@@ -14,6 +14,7 @@ import numpy as np
 
 from archscale.datasets import get_dataset
 from archscale.protocols import PRECISIONS, PROTOCOLS, SCALINGS
+from service.schemas.patterns import SPLIT_NAMES
 from service.schemas.rankings import ORIGINAL_SOURCES
 from service.storage.readmodel import ProtocolRow, Series, SeriesKey, Snapshot
 
@@ -35,6 +36,9 @@ def resolve_split(dataset: str, split: str | None, loc: list[Any]) -> str:
         return alias
     choices = sorted({*spec.eval_splits, *(a for a, s in (("valid", spec.original_valid),
                                                           ("test", spec.original_test)) if s)})
+    if split in SPLIT_NAMES:  # a real split name, of another setting: there are no such numbers (404)
+        raise ApiError(404, f"split {split!r} is not reported for {dataset}; use one of {', '.join(choices)}", loc,
+                       "not_found")
     raise ApiError(422, f"split {split!r} is not reported for {dataset}; use one of {', '.join(choices)}", loc)
 
 
@@ -56,8 +60,8 @@ def parse_source(text: str, dataset: str, loc: list[Any], default_split: str | N
     split_name = resolve_split(dataset, split or default_split, loc)
     if origin in ORIGINAL_SOURCES:
         return SeriesKey(origin, dataset, split_name)
-    scaling, _, rest = origin.partition("@")
-    protocol, _, precision = rest.partition("/")
+    head, _, precision = origin.partition("/")  # arch-aware@smoke@v2/bf16, mup/fp32, standard@nb201-12
+    scaling, _, protocol = head.partition("@")
     if scaling not in SCALINGS:
         raise ApiError(422, f"unknown result source {origin!r}; use {' or '.join(ORIGINAL_SOURCES)} (published) "
                             f"or <scaling>[@<protocol>][/<precision>] with a scaling from {', '.join(SCALINGS)}, "

@@ -66,7 +66,7 @@ def _show_one(arch: str, dataset: str, base_lr: float | None, degree: str, as_js
     if as_json:
         print(json.dumps(info, indent=2))
         return
-    from rich.console import Console
+    from .output import console
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
@@ -84,5 +84,5 @@ def _show_one(arch: str, dataset: str, base_lr: float | None, degree: str, as_js
     ]:
         if value != "":
             table.add_row(f"[bold]{key}[/]", str(value))
-    Console().print(table, highlight=False)
+    console().print(table, highlight=False)  # not wrapped at 80 columns in a log
 

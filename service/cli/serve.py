@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from . import output
 from ._common import fail
+from .children import exit_on_signals, start_embedded_worker, stop_child
 
-__all__ = ["serve", "worker", "worker_queue", "submit", "demo", "start_embedded_worker"]
+__all__ = ["serve", "worker", "worker_queue", "submit", "demo"]
 
 
 def _set_env(**values: object) -> None:
@@ -23,20 +22,6 @@ def _set_env(**values: object) -> None:
     for name, value in values.items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{name.upper()}"] = str(value)  # the prefixed name wins over a bare one
-
-
-def start_embedded_worker() -> subprocess.Popen:
-    """The embedded runner in a child process: the API process itself never imports torch."""
-
-    def die_with_parent() -> None:  # Linux: the child gets SIGTERM when `rebench serve` dies
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-    return subprocess.Popen([sys.executable, "-m", "worker.embedded"], preexec_fn=die_with_parent)
 
 
 def serve(
@@ -57,13 +42,12 @@ def serve(
         Database(settings.resolved_database_url).init()
     except Exception as exc:
         fail(f"DATABASE_URL: cannot migrate {settings.resolved_database_url!r}: {exc}")
+    exit_on_signals()
     child = start_embedded_worker() if embedded_worker and not settings.broker_url else None
     try:
         uvicorn.run("service.main:app", host=host, port=port, log_level="info")
     finally:
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
+        stop_child(child)
 
 
 def worker(
@@ -102,7 +86,9 @@ def submit(
     scaling: str = typer.Option("arch-aware"),
     protocol: str = typer.Option("nb201-200"),
     seed: list[int] = typer.Option([777, 888, 999], help="Repeat for several seeds."),
-    wait: bool = typer.Option(False, help="Show a progress bar per run until all finish."),
+    wait: bool = typer.Option(False, help="Follow the runs to the end (a progress bar per run on a terminal, a "
+                                          "line per change in a log), then print each run's status and test "
+                                          "accuracy; exit 1 if one did not succeed."),
     dedup: Optional[str] = typer.Option(
         None, help="Submit the archs as one batch deduplicated by: exact | isomorphic (one trained run per "
                    "relabelling class, the same network) | nb201 (one per NB201 isomorphism class: an "
@@ -110,7 +96,7 @@ def submit(
     url: Optional[str] = typer.Option(None, envvar="REBENCH_URL", help="API base URL."),
     api_key: Optional[str] = typer.Option(None, envvar="REBENCH_API_KEY", help="Write key."),
 ) -> None:
-    """Submit runs to the API; with --wait, follow them to the end."""
+    """Submit runs to the API; with --wait, follow them and print their final accuracies."""
     from service.client import ApiError, RebenchClient
 
     with RebenchClient(url, api_key) as client:
@@ -144,7 +130,10 @@ def submit(
         except Exception as exc:  # connection refused, DNS...
             fail(f"--url {client.url}: {exc}")
         if wait:
+            from .output import console, results_table
+
             runs = follow(client, run_ids)
+            console().print(results_table(runs, f"{len(runs)} run(s): final status and test accuracy"))
             failed = [r for r in runs if r["status"] != "succeeded"]
             for run in failed:
                 typer.echo(f"run {run['id']}: {run['status']} {run.get('error') or ''}", err=True)
@@ -152,18 +141,24 @@ def submit(
 
 
 def follow(client, run_ids: list[int]) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Rich progress bars, one per run, fed by GET /v1/runs/{id}."""
+    """Rich progress bars, one per run, fed by GET /v1/runs/{id}; not on a terminal (a log), a
+    line whenever the runs' state changes instead (bars would print nothing until the end)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                  TimeElapsedColumn()) as progress:
+    from .output import console
+
+    out = console()
+    if not out.is_terminal:  # progress lines only; the caller prints the results table
+        return client.wait(run_ids, progress=lambda line: out.print(line, markup=False, highlight=False))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=out) as progress:
         tasks = {rid: progress.add_task(f"run {rid}", total=None, status="queued") for rid in run_ids}
 
         def update(run: dict) -> None:
             p = run["progress"]
             progress.update(tasks[run["id"]], completed=p["epoch"], total=p["total"], status=run["status"])
 
-        return client.wait(run_ids, on_update=update)
+        return client.wait(run_ids, on_update=update, progress=False)
 
 
 def demo(
@@ -175,15 +170,15 @@ def demo(
     port: int = typer.Option(8000, help="Port of the API."),
     exit_after: bool = typer.Option(False, "--exit", help="Stop when the runs are done (default: keep serving)."),
 ) -> None:
-    """The newcomer's tour, embedded: migrate, import NB201's numbers, serve the API, train two cells
-    with the `smoke` protocol (arch-aware and standard), and print them beside NB201's numbers.
+    """The newcomer's tour, embedded: migrate, import NB201's numbers, serve the API, train one cell
+    (6111, the best on CIFAR-10) under two scalings, arch-aware and standard, with the tiny `smoke`
+    protocol, and print both beside NB201's number.
 
     Stays in the foreground serving the API after the table (unless --exit)."""
     import threading
     import time
 
     import uvicorn
-    from rich.console import Console
     from rich.table import Table
 
     from archscale.protocols import get_protocol
@@ -192,7 +187,7 @@ def demo(
     from service.storage.database import Database
     from service.storage.keys import create_key
 
-    console = Console()
+    console = output.console()
     data_root = data_root.expanduser().resolve()
     if not data_root.is_dir():
         fail(f"--data-root {data_root} does not exist: point it at a folder holding cifar10-jpeg.tar.gz "
@@ -208,18 +203,20 @@ def demo(
 
         with db.engine.begin() as conn:
             report = import_csv(conn, csv_path)
-        console.print(f"NB201 original numbers: {report}")
+        console.print(output.import_table(report))
     else:
         console.print(f"[yellow]no {csv_path.name} in {data_root}: the leaderboard has no original numbers[/]")
     with db.transaction() as session:
         key = create_key(session, "demo").secret
 
     server = uvicorn.Server(uvicorn.Config("service.main:app", host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True)  # no signal handlers off the main thread
+    exit_on_signals()
+    child = None
     thread.start()
-    child = start_embedded_worker() if not settings.broker_url else None
     url = f"http://127.0.0.1:{port}"
     try:
+        child = start_embedded_worker() if not settings.broker_url else None
         with RebenchClient(url, key) as client:
             for _ in range(100):
                 if server.started:
@@ -232,7 +229,8 @@ def demo(
                     accepted = client.submit(arch, dataset="cifar10",
                                              scaling=scaling, protocol="smoke", seeds=[777])
                     submitted += [(accepted["arch_index"], scaling, run["id"]) for run in accepted["runs"]]
-            console.print(f"training {len(submitted)} smoke runs (first use decodes the JPEG data once)...")
+            console.print(f"training {len(archs)} cell(s) under 2 scalings: {len(submitted)} smoke runs (the first use "
+                          "decodes the JPEG data once)...")
             runs = {run["id"]: run for run in follow(client, [rid for *_, rid in submitted])}
             table = Table(title="smoke protocol (a demo, not benchmark numbers) beside NB201 (200 epochs)")
             for column in ("arch", "scaling", "LR", "status", "smoke test acc %", "NB201 test acc %", "run id"):
@@ -254,8 +252,6 @@ def demo(
             thread.join()
     finally:
         server.should_exit = True
+        stop_child(child)
         thread.join(timeout=10)
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from archscale.protocols import NB201_SEEDS
 
 from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
-from .runs import ArchRef, RunRef, Seed
+from .patterns import not_degenerate_if_arch_aware
+from .runs import ArchRef, ProtocolRef, RunRef, Seed
 
 __all__ = ["DedupName", "BatchCreate", "BatchItemError", "BatchRunRef", "BatchItemAccepted", "BatchAccepted",
            "BatchRunOut", "BatchOut"]
@@ -24,12 +25,12 @@ class BatchCreate(BaseModel):
 
     model_config = {"extra": "forbid", "json_schema_extra": {"examples": [
         {"archs": [EXAMPLE_ARCH, 6111, 1835], "dataset": "cifar10", "scaling": "arch-aware",
-         "protocol": "nb201-200", "seeds": [777, 888, 999]}]}}
+         "protocol": "nb201-200", "seeds": [777, 888, 999]}], **not_degenerate_if_arch_aware("archs", many=True)}}
 
     archs: list[ArchRef] = Field(min_length=1, max_length=1000, description="cell strings or indices; at most 1,000")
     dataset: DatasetName
     scaling: ScalingName = "arch-aware"
-    protocol: str = Field("nb201-200", max_length=64)
+    protocol: ProtocolRef = "nb201-200"
     seeds: list[Seed] = Field(default_factory=lambda: list(NB201_SEEDS), min_length=1, max_length=16)
     precision: PrecisionName = "fp32"
     dedup: DedupName = Field(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from archscale.space import OPS
 
 from .common import DatasetName, PrecisionName, ScalingName
+from .patterns import PROTOCOL_PATTERN, SOURCE_PATTERN, SPLIT_NAMES
 from .sources import SourceInfo
 
 ORIGINAL_SOURCES = ("nb201", "nats-tss")
@@ -29,9 +30,10 @@ class LeaderboardRow(BaseModel):
                                                 "not trained on this arch")
     served_from: int | None = Field(None, description="the arch (official index) whose run served this arch's "
                                                       "number; null when measured on the arch itself")
-    original_rank: int | None = Field(description="1 = best, among archs with an original number (ties share)")
-    rescaled_rank: int | None = Field(description="1 = best, among archs with a rescaled number")
-    rank_change: int | None = Field(description="original rank - rescaled rank among archs with both; > 0 moved up")
+    original_rank: int | None = Field(description="1 = best (ties share), among the view's rank_basis: the archs "
+                                                  "with both numbers, or (basis 'each') those with an original one")
+    rescaled_rank: int | None = Field(description="1 = best, on the same basis as original_rank")
+    rank_change: int | None = Field(description="original_rank - rescaled_rank (same basis); > 0 moved up")
     params: int
     flops: int
     lr: float | None
@@ -48,6 +50,9 @@ class LeaderboardOut(BaseModel):
     filters: dict[str, object]
     total: int = Field(description="rows matching the filters")
     n_common: int = Field(description="archs with both numbers (the population of rank_change)")
+    rank_basis: Literal["both", "each"] = Field(
+        "both", description="both: every rank is among the n_common archs with both numbers, so a row adds up "
+                            "(null ranks for the others); each: nothing in common, each column ranked among its own")
     limit: int
     offset: int
     rows: list[LeaderboardRow]
@@ -67,6 +72,7 @@ class NoiseFloor(BaseModel):
                                                 "split when the compared one has no itemised seeds)")
     pairs: list[SeedPair]
     mean_tau: float | None
+    reason: str | None = Field(None, description="why mean_tau is null (too few archs measured under both seeds)")
 
 
 class KendallRow(BaseModel):
@@ -86,6 +92,8 @@ class KendallOut(BaseModel):
     select_by: str = Field(description="which ranking picks the top-K%: a (original), b (rescaled) or union")
     variant: str = Field(description="tau-b (ties-corrected) or tau-c")
     n_common: int = Field(description="archs with a number in both sources: the 100% population")
+    reason: str | None = Field(None, description="why there is nothing to compare (n_common < 2): which source has "
+                                                 "no numbers for the dataset and split")
     rows: list[KendallRow]
     note: str
 
@@ -99,11 +107,13 @@ class LeaderboardQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     dataset: DatasetName = "cifar10"
-    split: str | None = Field(None, max_length=16, description="valid | test | a split name; default: the test split")
+    split: str | None = Field(None, max_length=16, json_schema_extra={"enum": SPLIT_NAMES},
+                              description="valid | test | a split name; default: the test split. A split the "
+                                          "dataset does not report: 404")
     metric: Literal["acc"] = Field("acc", description="top-1 accuracy in percent")
     original: Literal[tuple(ORIGINAL_SOURCES)] = Field("nb201", description="published source")  # type: ignore[valid-type]
     scaling: ScalingName = Field("arch-aware", description="scaling of the re-scaled column")
-    protocol: str = Field("nb201-200", max_length=64,
+    protocol: str = Field("nb201-200", max_length=64, json_schema_extra={"pattern": PROTOCOL_PATTERN},
                           description="protocol of the re-scaled column (the benchmark protocol by default)")
     precision: PrecisionName = "fp32"
     sort: Literal["rescaled", "original", "rank_change"] = "rescaled"
@@ -122,11 +132,16 @@ class KendallQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     dataset: DatasetName = "cifar10"
-    a: str = Field("nb201", max_length=120, description="source a, '<origin>[:<split>]', e.g. nb201:test")
-    b: str = Field("arch-aware", max_length=120,
+    a: str = Field("nb201", max_length=120, json_schema_extra={"pattern": SOURCE_PATTERN},
+                   description="source a, '<origin>[:<split>]', e.g. nb201:test")
+    b: str = Field("arch-aware", max_length=120, json_schema_extra={"pattern": SOURCE_PATTERN},
                    description="source b, e.g. arch-aware@nb201-200:test, nats-tss, standard@nb201-200/bf16")
-    split: str | None = Field(None, max_length=16, description="default split for a and b without ':split'")
-    k: list[float] = Field(list(DEFAULT_KS), description="top-K percentages, each in (0, 100]")
+    split: str | None = Field(None, max_length=16, json_schema_extra={"enum": SPLIT_NAMES},
+                              description="default split for a and b without ':split'; one the dataset does not "
+                                          "report: 404")
+    k: list[float] = Field(list(DEFAULT_KS), description="top-K percentages, each in (0, 100]; at most 50",
+                           json_schema_extra={"items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                                              "maxItems": 50})
     select_by: Literal["original", "rescaled", "union", "a", "b"] = Field(
         "original", description="which ranking picks the top-K%: original = a, rescaled = b, or union")
     variant: Literal["b", "c"] = Field("b", description="tau-b (ties-corrected) or tau-c")

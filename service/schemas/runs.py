@@ -5,18 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr, WithJsonSchema
 
 from archscale.protocols import NB201_SEEDS
 
 from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ProtocolInfo, ScalingName
+from .patterns import PROTOCOL_PATTERN, arch_ref_schema, not_degenerate_if_arch_aware
 
-__all__ = ["ArchRef", "Seed", "RunCreate", "RunRef", "RunsAccepted", "EpochOut", "FinalResultOut", "ServedFromOut",
+__all__ = ["ArchRef", "Seed", "ProtocolRef", "RunCreate", "RunRef", "RunsAccepted", "EpochOut", "FinalResultOut", "ServedFromOut",
            "RunOut"]
 
-ArchRef = Annotated[StrictInt | StrictStr, Field(description="cell string or official index 0..15624",
-                                     examples=[EXAMPLE_ARCH, 6111])]
-Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+# The schema states the grammar and range that the parser (archscale.space) enforces with its own
+# messages; strict types: JSON true/false is no arch and no seed (pydantic would read false as 0).
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: 8030.0 is one, true/false are not (pydantic's lax int reads false as 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean (true/false)")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+ArchRef = Annotated[StrictInt | StrictStr, BeforeValidator(_json_integer), Field(examples=[EXAMPLE_ARCH, 6111]),
+                    WithJsonSchema(arch_ref_schema("cell string or official index 0..15624"))]
+Seed = Annotated[StrictInt, Field(ge=0, le=2**31 - 1), BeforeValidator(_json_integer)]
+#: protocol names (optionally @v<the version this code trains>) as the server accepts them
+ProtocolRef = Annotated[str, Field(max_length=64, json_schema_extra={"pattern": PROTOCOL_PATTERN})]
 
 
 class RunCreate(BaseModel):
@@ -24,13 +38,13 @@ class RunCreate(BaseModel):
 
     model_config = {"extra": "forbid", "json_schema_extra": {"examples": [
         {"arch": EXAMPLE_ARCH, "dataset": "cifar10", "scaling": "arch-aware", "protocol": "nb201-200",
-         "seeds": [777, 888, 999]}]}}
+         "seeds": [777, 888, 999]}], **not_degenerate_if_arch_aware("arch", many=False)}}
 
     arch: ArchRef
     dataset: DatasetName
     scaling: ScalingName = "arch-aware"
-    protocol: str = Field("nb201-200", description="protocol name (archscale.protocols), optionally '@v<version>'",
-                          examples=["nb201-200", "smoke"], max_length=64)
+    protocol: ProtocolRef = Field("nb201-200", description="protocol name (archscale.protocols), optionally "
+                                                           "'@v<version>'", examples=["nb201-200", "smoke"])
     seeds: list[Seed] = Field(default_factory=lambda: list(NB201_SEEDS), min_length=1, max_length=16,
                               description="one run per seed; NB201 used 777, 888, 999")
     precision: PrecisionName = "fp32"

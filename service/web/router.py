@@ -30,6 +30,7 @@ from service.api.routes.queue import recent_runs
 from service.schemas.rankings import ORIGINAL_SOURCES, LeaderboardQuery
 
 from . import svg
+from .defaults import leaderboard_default, plots_default
 from .views import PlotsQuery, WebPage, arch_runs, arch_view, leaderboard_view, plots_view, validate
 
 __all__ = ["router", "install_web"]
@@ -109,10 +110,20 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/web/leaderboard", status_code=307)
 
 
+@router.get("/web", response_class=RedirectResponse)
+@router.get("/web/", response_class=RedirectResponse)
+async def web_home() -> RedirectResponse:
+    return RedirectResponse("/web/leaderboard", status_code=307)
+
+
 @router.get("/web/leaderboard", response_class=HTMLResponse)
 async def leaderboard_page(request: Request) -> HTMLResponse:
     data = _query_dict(request, {"ops", "exclude_ops"})
+    default = None
     try:
+        if not set(data) - set(PAGE_FIELDS):  # nothing chosen but the paging: show numbers that exist
+            default = leaderboard_default(await snapshot_of(request))
+            data = {**default.params, **data}
         paging = validate(WebPage, {k: data.pop(k) for k in PAGE_FIELDS if k in data})
         for name in API_ONLY:
             data.pop(name, None)
@@ -133,6 +144,7 @@ async def leaderboard_page(request: Request) -> HTMLResponse:
                                 f"of {paging.per_page}; use a page from 1 to {pages}", ["query", "page"])
         page = templates.get_template("leaderboard.html").render(
             nav="leaderboard", q=q, body=body, state=state, page=paging.page, per_page=paging.per_page,
+            default_note=default.note if default else None,
             pages=pages, export_csv=link("/v1/leaderboard", api_state, format="csv"),
             export_json=link("/v1/leaderboard", api_state, format="json"),
             export_all=link("/v1/leaderboard", data, format="csv"))
@@ -169,7 +181,11 @@ async def arch_page(request: Request, arch: str) -> HTMLResponse:
 @router.get("/web/plots", response_class=HTMLResponse)
 async def plots_page(request: Request) -> HTMLResponse:
     data = _query_dict(request, set())
+    default = None
     try:
+        if not any(name in data for name in ("dataset", "a", "b", "split")):  # nothing chosen: data that exist
+            default = plots_default(await snapshot_of(request))
+            data = {**default.params, **data}
         q = validate(PlotsQuery, data)
         snapshot = await snapshot_of(request)
         # scipy's Kendall over up to 15,625 archs x 12 K values: keep it off the event loop
@@ -177,7 +193,7 @@ async def plots_page(request: Request) -> HTMLResponse:
             "web-plots", q.model_dump_json(), lambda: plots_view(snapshot, q), limit=16))  # up to ~1 MB each
     except (RequestValidationError, ApiError) as exc:
         return error_page(exc, "Plots")
-    return render("plots.html", nav="plots", q=q, view=view, state=data)
+    return render("plots.html", nav="plots", q=q, view=view, state=data, default_note=default.note if default else None)
 
 
 @router.get("/web/queue", response_class=HTMLResponse)

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from archscale.datasets import DATASETS
 from archscale.space import cell_at
+from service.api.errors import ApiError
 from service.api.rankings import kendall_rows, seed_floor_series
+from service.api.routes.rankings import nothing_to_compare
 from service.api.routes.archs import ARCH_PAGES, arch_payload
 from service.api.routes.leaderboard import leaderboard_page, view_keys  # the API's own view builder
 from service.api.query import validate_query
@@ -50,7 +52,10 @@ validate = validate_query  # the API's own query validation (errors located unde
 
 
 def leaderboard_view(snapshot: Snapshot, q: LeaderboardQuery) -> dict[str, Any]:
-    """The same checks and the same page as GET /v1/leaderboard."""
+    """The same checks and the same page as GET /v1/leaderboard, and the form's own check."""
+    if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
+        raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
+                       ["query", "params_min"])
     return leaderboard_page(snapshot, q, *view_keys(q))[3]
 
 
@@ -115,6 +120,7 @@ def plots_view(snapshot: Snapshot, q: PlotsQuery) -> dict[str, Any]:
     n_common, rows = kendall_rows(a, b, DEFAULT_KS, by, q.variant, extra)
     floors = [f["mean_tau"] for r in rows for f in r["noise_floor"] if f["mean_tau"] is not None]
     return {"a": a_info, "b": b_info, "n_common": n_common, "rows": rows, "select_by": by,
+            "reason": nothing_to_compare(a_info, b_info, n_common),
             "scatter": svg.scatter(points, f"{a_key.origin} {a_key.split} accuracy (%)",
                                    f"{b_key.origin} {b_key.split} accuracy (%)",
                                    label=f"{a_key.origin} vs {b_key.origin} on {q.dataset}"),

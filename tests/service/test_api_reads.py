@@ -104,9 +104,18 @@ def test_leaderboard_ranks_and_rank_change(api, rescaled):
         common_rank_orig = 1 + sum(v > orig[i] for v in orig.values())
         assert row["rank_change"] == common_rank_orig - row["rescaled_rank"]
         assert row["rescaled_n"] == 3
-    every = [float(r["test_acc"]) for (idx, ds), r in rescaled.items() if ds == "cifar10"]
-    top = data["rows"][0]
-    assert top["original_rank"] == 1 + sum(v > orig[top["index"]] for v in every)
+    # one rank basis (the archs with both numbers): every row adds up
+    assert data["rank_basis"] == "both"
+    for row in data["rows"]:
+        assert row["original_rank"] == 1 + sum(v > orig[row["index"]] for v in orig.values())
+        assert row["rank_change"] == row["original_rank"] - row["rescaled_rank"]
+    outside = api.get("/v1/leaderboard", params={"dataset": "cifar10", "scaling": "standard", "protocol": "smoke",
+                                                 "has_results": False, "limit": 1}).json()["rows"][0]
+    assert outside["original_rank"] is None and outside["rank_change"] is None
+    alone = api.get("/v1/leaderboard", params={"dataset": "cifar10", "scaling": "mup", "sort": "original",
+                                               "limit": 2}).json()
+    assert alone["rank_basis"] == "each" and alone["rows"][0]["original_rank"] == 1  # among all published
+    assert alone["rows"][1]["original_rank"] in (1, 2) and alone["rows"][1]["rank_change"] is None
 
 
 def test_leaderboard_filters_paging_and_csv(api, rescaled):
@@ -122,9 +131,14 @@ def test_leaderboard_filters_paging_and_csv(api, rescaled):
     unpaged = {k: v for k, v in params.items() if k not in ("limit", "offset")}
     export = api.get("/v1/leaderboard", params={**unpaged, "format": "csv"})
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
-    lines = export.text.splitlines()
-    assert lines[0].startswith("# original: source=nb201") and "split=test" in lines[0]
-    rows = list(csv.DictReader(io.StringIO("\n".join(lines[2:]))))
+    assert export.headers["x-rebench-original"].startswith("original: source=nb201")
+    assert "split=test" in export.headers["x-rebench-original"]
+    assert not export.text.startswith("#")  # plain CSV: pandas.read_csv reads it as it is
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(export.text))
+    assert list(frame.columns)[:3] == ["index", "arch_str", "original"] and len(frame) == data["total"]
+    rows = list(csv.DictReader(io.StringIO(export.text)))
     assert len(rows) == data["total"] and [int(r["index"]) for r in rows[5:10]] == [r["index"] for r in data["rows"]]
     without = api.get("/v1/leaderboard", params={"scaling": "standard", "protocol": "smoke", "has_results": False,
                                                  "limit": 1}).json()

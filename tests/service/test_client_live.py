@@ -293,3 +293,33 @@ def test_client_imports_without_torch():
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_wait_shows_progress_and_the_final_accuracies(live, capsys):
+    from service.client import RebenchClient
+
+    ids = [live["runs"][seed] for seed in SEEDS]
+    with RebenchClient(live["url"], live["key"]) as client:
+        runs = client.wait(ids, poll_s=0.05)  # a batch of finished runs: one progress line, then the results
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{len(ids)}/{len(ids)} finished (succeeded {len(ids)})"
+    expected = {r["id"]: f"{r['result']['metrics']['x-test']['acc']:.2f}" for r in runs}
+    for run_id, acc in expected.items():
+        assert any(line.split()[:1] == [str(run_id)] and line.rstrip().endswith(acc) for line in err), err
+
+
+def test_submit_wait_prints_a_results_table(live):
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    args = ["submit", str(ARCH), "--dataset", "cifar100", "--protocol", "nb201-12", "--wait",
+            "--url", live["url"], "--api-key", live["key"], *[x for s in SEEDS for x in ("--seed", str(s))]]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert not any("{" in line for line in lines), result.output  # no reprs
+    for seed in SEEDS:
+        acc = f"{89.0 - 70 / 12 + seed / 10:.2f}"  # curve_row's x-test accuracy at the last (12th) epoch
+        assert any(f"{live['runs'][seed]}" in line and "succeeded" in line and acc in line for line in lines), \
+            result.output

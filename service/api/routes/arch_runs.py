@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 
 from archscale.space import cell_at, format_arch
+from service.schemas.patterns import ARCH_REF_PATTERN
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
 from service.storage.models import Protocol, Run
+from service.schemas.patterns import PROTOCOL_PATTERN
 from service.storage.runs import resolve_protocol
 
 from ..deps import AppState, get_state, path_arch_index
@@ -32,10 +34,12 @@ router = APIRouter(tags=["archs"])
             summary="The runs of one cell (ids, seeds, status), filtered by setting, scaling, protocol, precision")
 def list_arch_runs(
     arch: str = Path(description="cell string (URL-encoded) or official index 0..15624",
+                     json_schema_extra={"pattern": ARCH_REF_PATTERN},
                      examples=[EXAMPLE_ARCH, "6111"], max_length=300),
     dataset: DatasetName | None = Query(None, description="only this setting"),
     scaling: ScalingName | None = Query(None, description="only this scaling"),
-    protocol: str | None = Query(None, max_length=64, description="only this protocol (`nb201-200`, `smoke@v2`)"),
+    protocol: str | None = Query(None, max_length=64, description="only this protocol (`nb201-200`, `smoke@v2`)",
+                                 json_schema_extra={"pattern": PROTOCOL_PATTERN}),
     precision: PrecisionName | None = Query(None, description="only this precision"),
     status: RunStatusName | None = Query(None, description="only runs in this status"),
     state: AppState = Depends(get_state),

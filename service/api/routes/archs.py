@@ -15,6 +15,7 @@ from archscale.datasets import DATASETS
 from archscale.scaling import init_multipliers
 from archscale.space import OPS, cell_at
 from service.schemas.archs import ArchOut
+from service.schemas.patterns import ARCH_REF_PATTERN
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName
 from service.storage.readmodel import Series, Snapshot
 
@@ -93,6 +94,7 @@ def arch_payload(snapshot: Snapshot, index: int, datasets: list[str]) -> bytes:
 async def read_arch(
     request: Request,
     arch: str = Path(description="cell string (URL-encoded) or official index 0..15624",
+                     json_schema_extra={"pattern": ARCH_REF_PATTERN},
                      examples=[EXAMPLE_ARCH, "6111"], max_length=300),
     dataset: DatasetName | None = Query(None, description="only this setting (default: all four)"),
 ) -> Response:

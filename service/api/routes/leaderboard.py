@@ -21,7 +21,7 @@ from ..query import openapi_parameters, parse_query
 from ..rankings import filter_mask, leaderboard_rows, leaderboard_view, sorted_order
 from ..sources import parse_source, rescaled_origin, source_info
 
-__all__ = ["router", "view_keys", "leaderboard_page", "CSV_COLUMNS"]
+__all__ = ["router", "view_keys", "leaderboard_page", "provenance", "CSV_COLUMNS"]
 
 router = APIRouter(tags=["rankings"])
 LEADERBOARD_PAGES = 2048
@@ -31,7 +31,12 @@ CSV_COLUMNS = ("index", "arch_str", "original", "rescaled", "rescaled_std", "res
 
 @router.get("/v1/leaderboard", response_model=LeaderboardOut, responses={
     **ERROR_RESPONSES, 200: {"content": {"text/csv": {"example": ",".join(CSV_COLUMNS) + "\n6111,|nor_conv_3x3~0|..."}},
-                             "description": "JSON page, or CSV of the filtered view with format=csv"}},
+                             "description": "JSON page, or CSV of the filtered view with format=csv (plain CSV: the "
+                                            "provenance is in the X-Rebench-Original / X-Rebench-Rescaled headers)",
+                             "headers": {"X-Rebench-Original": {"schema": {"type": "string"}, "description":
+                                                                "with format=csv: what the original column is"},
+                                         "X-Rebench-Rescaled": {"schema": {"type": "string"}, "description":
+                                                                "with format=csv: what the rescaled column is"}}}},
     summary="Architectures ranked by original or re-scaled accuracy, or by how far they moved",
     openapi_extra={"parameters": openapi_parameters(LeaderboardQuery)})
 async def leaderboard(request: Request) -> Response:
@@ -49,10 +54,8 @@ async def leaderboard(request: Request) -> Response:
 
 
 def view_keys(q: LeaderboardQuery) -> tuple[SeriesKey, SeriesKey]:
-    """Check the query's cross-field rules and name its two series (original, re-scaled)."""
-    if q.params_min is not None and q.params_max is not None and q.params_min > q.params_max:
-        raise ApiError(422, f"params_min {q.params_min} > params_max {q.params_max}: swap them",
-                       ["query", "params_min"])
+    """Name the view's two series (original, re-scaled). An empty params range is no error here
+    (it selects no arch: a schema-valid request is answered); the web form says "swap them"."""
     a_key = parse_source(q.original, q.dataset, ["query", "split"], q.split)
     b_key = parse_source(rescaled_origin(q.scaling, q.protocol, q.precision, ["query", "protocol"]), q.dataset,
                          ["query", "split"], q.split)
@@ -75,20 +78,28 @@ def leaderboard_page(snapshot: Snapshot, q: LeaderboardQuery, a_key: SeriesKey, 
                                "params_max": q.params_max, "has_results": q.has_results}
     body = {"dataset": dataset, "split": a_key.split, "metric": q.metric, "original": a_info, "rescaled": b_info,
             "sort": q.sort, "order": q.order, "filters": filters, "total": int(len(chosen)),
-            "n_common": view.n_common, "limit": size, "offset": q.offset, "rows": rows}
+            "n_common": view.n_common, "rank_basis": view.rank_basis, "limit": size, "offset": q.offset,
+            "rows": rows}
     return rows, a_info, b_info, body
 
 
+def provenance(label: str, info: dict[str, Any]) -> str:
+    """One line saying what a column's numbers are (as every answer says it)."""
+    protocol = (info["protocol"] or {}).get("key")
+    return (f"{label}: source={info['source']} dataset={info['dataset']} split={info['split']} "
+            f"metric={info['metric']} protocol={protocol} seeds={info['seeds'] or 'not itemised'} "
+            f"aggregation={info['aggregation']}")
+
+
 def _csv(rows: list[dict[str, Any]], a_info: dict[str, Any], b_info: dict[str, Any]) -> Response:
+    """A plain CSV (pandas.read_csv and spreadsheets read it as it is): the header row, then one
+    row per arch. What the numbers are goes in the HTTP headers X-Rebench-Original / -Rescaled
+    (and the same query with format=json answers it in full), not in comment lines."""
     out = io.StringIO()
-    # Comment lines state what the numbers are, as every answer does.
-    for label, info in (("original", a_info), ("rescaled", b_info)):
-        protocol = (info["protocol"] or {}).get("key")
-        out.write(f"# {label}: source={info['source']} dataset={info['dataset']} split={info['split']} "
-                  f"metric={info['metric']} protocol={protocol} seeds={info['seeds'] or 'not itemised'} "
-                  f"aggregation={info['aggregation']}\n")
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="leaderboard.csv"'})
+                    headers={"Content-Disposition": 'attachment; filename="leaderboard.csv"',
+                             "X-Rebench-Original": provenance("original", a_info).encode().decode("latin-1"),
+                             "X-Rebench-Rescaled": provenance("rescaled", b_info).encode().decode("latin-1")})

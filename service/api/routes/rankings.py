@@ -25,6 +25,20 @@ NOTE = ("Kendall tau between sources a and b over the top-K% of the archs that h
         "a comparison without nb201 also shows NB201's own seed noise (valid split) over the same archs.")
 
 
+def nothing_to_compare(a: dict, b: dict, n_common: int) -> str | None:
+    """Why τ is null everywhere: which source has no numbers for the dataset and split, or too few
+    archs in common. None when there is something to compare."""
+    if n_common >= 2:
+        return None
+    empty = [f"{name} ({info['source']})" for name, info in (("a", a), ("b", b)) if info["archs"] == 0]
+    where = f"{a['dataset']}, split {a['split']}" + ("" if a["split"] == b["split"] else f" / {b['split']}")
+    if empty:
+        return (f"{' and '.join(empty)} {'have' if len(empty) > 1 else 'has'} no numbers for {where}: "
+                "import them (rebench import-nb201) or submit runs for this setting")
+    return (f"only {n_common} arch(s) have numbers in both a ({a['archs']} archs) and b ({b['archs']} archs) for "
+            f"{where}: τ needs at least 2")
+
+
 @router.get("/v1/rankings/kendall", response_model=KendallOut, responses=ERROR_RESPONSES,
             summary="Kendall tau (b or c) between any two result sources over the top-K% of archs",
             openapi_extra={"parameters": openapi_parameters(KendallQuery)})
@@ -49,7 +63,8 @@ async def kendall(request: Request) -> Response:
         extra = seed_floor_series(snapshot, a_key, b_key)
         n_common, rows = kendall_rows(a_series, b_series, ks, by, variant, extra)
         return orjson.dumps({"dataset": dataset, "a": a_info, "b": b_info, "select_by": by,
-                             "variant": f"tau-{variant}", "n_common": n_common, "rows": rows, "note": NOTE})
+                             "variant": f"tau-{variant}", "n_common": n_common,
+                             "reason": nothing_to_compare(a_info, b_info, n_common), "rows": rows, "note": NOTE})
 
     key = (a_key, b_key, ks, by, variant)
     if snapshot.remembered("kendall", key):
