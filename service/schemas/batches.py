@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
 
 from archscale.protocols import NB201_SEEDS
 
 from .common import EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
 from .patterns import not_degenerate_if_arch_aware
-from .runs import ArchRef, ProtocolRef, RunRef, Seed
+from .runs import ProtocolRef, RunRef, Seed, _json_integer
 
 __all__ = ["DedupName", "BatchCreate", "BatchItemError", "BatchRunRef", "BatchItemAccepted", "BatchAccepted",
            "BatchRunOut", "BatchOut"]
@@ -27,7 +27,11 @@ class BatchCreate(BaseModel):
         {"archs": [EXAMPLE_ARCH, 6111, 1835], "dataset": "cifar10", "scaling": "arch-aware",
          "protocol": "nb201-200", "seeds": [777, 888, 999]}], **not_degenerate_if_arch_aware("archs", many=True)}}
 
-    archs: list[ArchRef] = Field(min_length=1, max_length=1000, description="cell strings or indices; at most 1,000")
+    # Items are checked one by one (a bad one comes back in `errors`, the others are accepted), so
+    # the schema takes any index or string here: a batch with a bad item is not a refused request.
+    archs: list[Annotated[StrictInt | StrictStr, BeforeValidator(_json_integer)]] = Field(
+        min_length=1, max_length=1000, description="cell strings or indices 0..15624 (grammar: RunCreate.arch); "
+        "at most 1,000; each item is checked on its own and a bad one is listed in `errors`")
     dataset: DatasetName
     scaling: ScalingName = "arch-aware"
     protocol: ProtocolRef = "nb201-200"

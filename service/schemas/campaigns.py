@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictFloat, StrictInt
 
 from archscale.protocols import NB201_SEEDS
 
 from .batches import DedupName
 from .common import DatasetName, PrecisionName, ScalingName
-from .runs import Seed
+from .runs import ProtocolRef, Seed, _json_integer
+
+
+
+def _json_number(value: object) -> object:
+    """JSON Schema's number: 10 and 10.5 are, true/false are not."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean (true/false)")
+    return float(value) if isinstance(value, int) else value
+
+_FILTERS = ("ops", "exclude_ops", "params_min", "params_max", "indices", "top_percent")
+#: What the server enforces across fields, in the schema: all=true or at least one filter, and
+#: top_source only with top_percent (service/storage/campaign_select.py says the same in words).
+_NOT_NULL = {"not": {"type": "null"}}
+_SELECTOR_RULES = {
+    "anyOf": [{"required": ["all"], "properties": {"all": {"const": True}}},
+              *({"required": [name], "properties": {name: _NOT_NULL}} for name in _FILTERS)],
+    "if": {"required": ["top_source"], "properties": {"top_source": {"type": "string"}}},
+    "then": {"required": ["top_percent"], "properties": {"top_percent": _NOT_NULL}}}
 
 __all__ = ["CampaignSelector", "CampaignCreate", "CampaignAccepted", "CampaignOut", "OpName"]
 
@@ -21,14 +40,14 @@ OpName = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_po
 class CampaignSelector(BaseModel):
     """Which archs: ``all`` of them, or filters that intersect (per dataset for params and top-K%)."""
 
-    model_config = {"extra": "forbid"}
-    all: bool = Field(False, description="every one of the 15,625 cells; no filter beside it")
+    model_config = {"extra": "forbid", "json_schema_extra": _SELECTOR_RULES}
+    all: StrictBool = Field(False, description="every one of the 15,625 cells; no filter beside it")
     ops: list[OpName] | None = Field(None, min_length=1, description="keep cells in which every listed op is present")
     exclude_ops: list[OpName] | None = Field(None, min_length=1, description="keep cells in which none is present")
-    params_min: int | None = Field(None, ge=0, description="at least this many parameters (full-size network)")
-    params_max: int | None = Field(None, ge=0, description="at most this many parameters")
-    indices: list[int] | None = Field(None, min_length=1, max_length=15625, description="official indices 0..15624")
-    top_percent: float | None = Field(None, gt=0, le=100, description="the best K% by top_source's published "
+    params_min: Annotated[StrictInt, Field(ge=0, le=2**31 - 1), BeforeValidator(_json_integer)] | None = Field(None, description="at least this many parameters (full-size network)")
+    params_max: Annotated[StrictInt, Field(ge=0, le=2**31 - 1), BeforeValidator(_json_integer)] | None = Field(None, description="at most this many parameters")
+    indices: list[Annotated[StrictInt, Field(ge=0, le=15624), BeforeValidator(_json_integer)]] | None = Field(None, min_length=1, max_length=15625, description="official indices 0..15624")
+    top_percent: Annotated[StrictFloat, Field(gt=0, le=100), BeforeValidator(_json_number)] | None = Field(None, description="the best K% by top_source's published "
                                                                        "accuracy (ties at the cut kept)")
     top_source: Literal["nb201", "nats-tss"] | None = Field(None, description="default nb201")
 
@@ -44,7 +63,7 @@ class CampaignCreate(BaseModel):
     selector: CampaignSelector
     datasets: list[DatasetName] = Field(min_length=1, max_length=4)
     scalings: list[ScalingName] = Field(default_factory=lambda: ["arch-aware"], min_length=1, max_length=4)
-    protocol: str = Field("nb201-200", max_length=64)
+    protocol: ProtocolRef = "nb201-200"
     seeds: list[Seed] = Field(default_factory=lambda: list(NB201_SEEDS), min_length=1, max_length=16)
     precision: PrecisionName = "fp32"
     dedup: DedupName = Field("isomorphic", description="isomorphic (default): one trained run per relabelling "

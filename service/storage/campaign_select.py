@@ -49,9 +49,8 @@ def normalise_selector(raw: dict[str, Any]) -> dict[str, Any]:
     if sel["top_source"] is not None and sel["top_percent"] is None:
         raise InvalidField("top_source is set without top_percent: add top_percent (e.g. 10)", _field("top_source"))
     filters = [k for k in _KEYS[1:] if k != "top_source" and sel[k] is not None]
-    if sel["all"] and filters:
-        raise InvalidField(f"selector.all is true but {filters} are set too: drop 'all' to filter, or drop the "
-                           "filters to select the whole space", _field("all"))
+    if sel["all"] and filters:  # the whole space intersected with the filters is the filters
+        sel["all"] = False
     if not sel["all"] and not filters:
         raise InvalidField("the selector selects nothing: set all=true for the whole space, or a filter (ops, "
                            "exclude_ops, params_min/params_max, indices, top_percent)", _field("all"))
@@ -65,9 +64,8 @@ def normalise_selector(raw: dict[str, Any]) -> dict[str, Any]:
         value = sel[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise InvalidField(f"{name} {value!r} must be a non-negative integer (parameters)", _field(name))
-    if sel["params_min"] is not None and sel["params_max"] is not None and sel["params_min"] > sel["params_max"]:
-        raise InvalidField(f"params_min {sel['params_min']} > params_max {sel['params_max']}: swap them",
-                           _field("params_min"))
+    # params_min > params_max selects nothing: create_campaign answers 404 (as an empty
+    # leaderboard page answers an empty range), which names the range.
     if sel["indices"] is not None:
         bad = [i for i in sel["indices"] if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < NUM_CELLS]
         if bad or not sel["indices"]:

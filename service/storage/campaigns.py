@@ -36,7 +36,7 @@ from archscale.protocols import Protocol as ProtocolSpec
 from .bulk import copy_rows, dialect_insert
 from .campaign_select import normalise_selector, select_archs
 from .dedup import KEY_COLUMNS, _class_keys, _existing_trained, _promote, resolve_dedup
-from .errors import InvalidField, NotFound
+from .errors import InvalidField, NotFound, OverLimit
 from .models import ACTIVE_STATUSES, Architecture, BatchRun, Campaign, CampaignRun, Run, UTCDateTime, utcnow
 from .reference import ensure_protocol
 from .runs import CreatedRun, RunSpec
@@ -230,10 +230,12 @@ def create_campaign(session: Session, request: dict[str, Any], protocol: Protoco
             specs += [RunSpec(a, dataset, scaling, protocol, seed, request["precision"])
                       for a in usable for seed in request["seeds"]]
     if not specs:
-        raise InvalidField("the selector matches no trainable arch for these datasets and scalings; widen it",
-                           "selector")
+        # A valid request that matches nothing (an empty params range, a top-K% of archs that are all
+        # degenerate under arch-aware): 404, no such archs, as an empty view, not a 422.
+        raise NotFound("the selector matches no trainable arch for these datasets and scalings (check that "
+                       "params_min <= params_max); widen it", "selector")
     if max_runs is not None and len(specs) > max_runs:
-        raise InvalidField(f"this campaign would create {len(specs):,} runs; this server takes at most "
+        raise OverLimit(f"this campaign would create {len(specs):,} runs; this server takes at most "
                            f"{max_runs:,} per campaign (MAX_CAMPAIGN_RUNS): narrow the selector or split it by "
                            "dataset", "selector")
     # Insert the campaign row first, so that a concurrent identical request fails on the UNIQUE hash.

@@ -3,7 +3,7 @@ maps them to 4xx answers (``service.api.errors``), the CLI to a red line and exi
 
 from __future__ import annotations
 
-__all__ = ["StorageError", "InvalidField", "NotFound", "Conflict", "ResultConflict"]
+__all__ = ["StorageError", "InvalidField", "NotFound", "Conflict", "ResultConflict", "OverLimit"]
 
 
 class StorageError(Exception):
@@ -43,3 +43,11 @@ class ResultConflict(Conflict):
     """A second, different final result for a run that already has one."""
 
     kind = "result_conflict"
+
+
+class OverLimit(StorageError):
+    """A valid request this server's configuration does not allow (a campaign over
+    ``MAX_CAMPAIGN_RUNS``): the schema cannot know the limit, so it is not a 422."""
+
+    status_code = 403
+    kind = "over_limit"

@@ -92,6 +92,13 @@ def test_batch_limits(api):
     too_many = api.post("/v1/batches", json={"archs": list(range(1001)), "dataset": "cifar10"})
     assert too_many.status_code == 422
     assert too_many.json()["detail"][0]["loc"] == ["body", "archs"] and "1,000" in too_many.json()["detail"][0]["msg"]
-    all_bad = api.post("/v1/batches", json={"archs": ["x"], "dataset": "cifar10"})
-    assert all_bad.status_code == 422 and all_bad.json()["detail"][0]["loc"] == ["body", "archs", 0]
+    # Items are checked one by one: all of them bad is an accepted batch with nothing to train.
+    all_bad = api.post("/v1/batches", json={"archs": ["x", 15625], "dataset": "cifar10"})
+    assert all_bad.status_code == 202, all_bad.text
+    body = all_bad.json()
+    assert body["accepted"] == [] and body["runs_created"] == 0 and body["dispatched"] in (True, None)
+    assert [e["loc"] for e in body["errors"]] == [["body", "archs", 0], ["body", "archs", 1]]
+    assert "outside 0..15624" in body["errors"][1]["msg"]
+    status = api.get(f"/v1/batches/{body['id']}").json()
+    assert status["total"] == 0 and status["done"] and len(status["errors"]) == 2
     assert api.get("/v1/batches/123456789").status_code == 404

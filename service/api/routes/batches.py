@@ -41,9 +41,9 @@ def submit_batch(body: BatchCreate, state: AppState = Depends(get_state),
             continue
         items.append(BatchItem(position, tuple(RunSpec(index, body.dataset, body.scaling, protocol, seed,
                                                        body.precision) for seed in seeds)))
-    if not items:
-        raise ApiError(422, f"none of the {len(body.archs)} archs is valid; the first error: {errors[0]['msg']}",
-                       errors[0]["loc"])
+    # Items are checked one by one, so a batch whose items are all bad is still a valid request
+    # (the schema takes any index or string): it is stored with its errors and nothing to train,
+    # not refused with a 422 that a schema-driven client could not foresee.
     request = {"dataset": body.dataset, "scaling": body.scaling, "protocol": protocol.key, "seeds": seeds,
                "precision": body.precision, "dedup": body.dedup}
     with state.db.transaction() as session, field_errors("body"):

@@ -25,6 +25,7 @@ from fastapi.responses import Response
 
 from archscale.datasets import DATASETS, get_dataset
 from service.schemas.common import ERROR_RESPONSES, DatasetName
+from service.schemas.patterns import ORIGIN_PATTERN
 from service.schemas.rankings import ORIGINAL_SOURCES
 from service.storage.source_numbers import nb201_splits, published_numbers, published_signature, retrained_numbers
 
@@ -95,7 +96,7 @@ def warm_published(state: Any) -> threading.Thread:
 async def bulk(
     request: Request,
     dataset: DatasetName = Path(description="the NB201 setting"),
-    source: str = Query("nb201", max_length=100,
+    source: str = Query("nb201", max_length=100, json_schema_extra={"pattern": f"^{ORIGIN_PATTERN}$"},
                         description="nb201, nats-tss, or <scaling>[@<protocol>[@v<n>]][/<precision>]"),
 ) -> Response:
     origin = _origin(source)

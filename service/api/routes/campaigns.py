@@ -47,7 +47,10 @@ def _status(state: AppState, campaign_id: int) -> dict[str, Any]:
             "runs_per_hour": s.runs_per_hour, "eta_s": s.eta_s, "gpu_hours": s.gpu_hours, "nb201": s.nb201}
 
 
-@router.post("/v1/campaigns", status_code=201, response_model=CampaignAccepted, responses=ERROR_RESPONSES,
+@router.post("/v1/campaigns", status_code=201, response_model=CampaignAccepted, responses={
+    **ERROR_RESPONSES, 200: {"model": CampaignAccepted, "description": "the same request again: the campaign as it is"},
+    403: ERROR_RESPONSES[422] | {"description": "over this server's MAX_CAMPAIGN_RUNS (over_limit)"},
+    404: ERROR_RESPONSES[422] | {"description": "the selector matches no trainable arch"}},
              summary="Create a campaign (all archs or a filter) in bulk; the same request again returns it (200)")
 def create(body: CampaignCreate, response: Response, background: BackgroundTasks,
            state: AppState = Depends(get_state), key_id: int = Depends(require_api_key)) -> dict[str, Any]:
@@ -75,7 +78,8 @@ def read(campaign_id: int = CampaignId, state: AppState = Depends(get_state)) ->
     return _status(state, campaign_id)
 
 
-@router.delete("/v1/campaigns/{campaign_id}", response_model=CampaignOut, responses=ERROR_RESPONSES,
+@router.delete("/v1/campaigns/{campaign_id}", response_model=CampaignOut, responses={
+    **ERROR_RESPONSES, 403: ERROR_RESPONSES[422] | {"description": "created by another API key (admin keys may)"}},
                summary="Cancel: queued runs now, running ones after their epoch; runs others hold are kept")
 def cancel(campaign_id: int = CampaignId, state: AppState = Depends(get_state),
            writer: Writer = Depends(require_writer)) -> dict[str, Any]:
