@@ -17,7 +17,7 @@ from .cache import SnapshotCache
 from .deps import AppState
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
-from .routes import arch_runs, archs, batches, health, leaderboard, queue, rankings, runs
+from .routes import arch_runs, archs, base_lrs, batches, health, leaderboard, queue, rankings, runs
 
 __all__ = ["create_app", "API_VERSION"]
 
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, watch: bool = True) -> FastA
                   openapi_tags=[{"name": t} for t in ("runs", "batches", "archs", "rankings", "ops")])
     app.state.rebench = state
     install_error_handlers(app)
-    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, health):  # hot reads first: matched in order
+    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, health, base_lrs):  # hot reads first: matched in order
         app.include_router(module.router)
     from service.web import install_web  # here, not at the top: service.web imports service.api (a cycle)
 

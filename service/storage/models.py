@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "utcnow",
     "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult",
-    "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta",
+    "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta", "BaseLR",
 ]
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -280,3 +280,30 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class BaseLR(Base):
+    """A base LR with its provenance (``archscale.base_lrs``): one row per (dataset, recipe,
+    protocol, origin); the one in force is chosen by origin (manual > searched > released-default)."""
+
+    __tablename__ = "base_lrs"
+    __table_args__ = (sa.UniqueConstraint("dataset", "recipe", "protocol", "origin", name="uq_base_lrs_key"),
+                      sa.CheckConstraint("origin IN ('searched', 'released-default', 'manual')", name="origin"),
+                      sa.CheckConstraint("value > 0", name="value_positive"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(sa.String(32))
+    recipe: Mapped[str] = mapped_column(sa.String(32))  # the scaling that uses it
+    protocol: Mapped[str] = mapped_column(sa.String(64))  # protocol name
+    protocol_key: Mapped[str] = mapped_column(sa.String(80))
+    value: Mapped[float]
+    origin: Mapped[str] = mapped_column(sa.String(20))
+    grid: Mapped[list[Any]]
+    losses: Mapped[dict[str, Any]]  # seed -> final training loss per grid LR (null: diverged)
+    seeds: Mapped[list[Any]]
+    criterion: Mapped[str] = mapped_column(sa.Text)
+    code_version: Mapped[str] = mapped_column(sa.String(64))
+    hardware: Mapped[str] = mapped_column(sa.Text)
+    note: Mapped[str] = mapped_column(sa.Text)
+    extra: Mapped[dict[str, Any]]
+    searched_at: Mapped[str] = mapped_column(sa.String(40))  # when the search ran (ISO 8601, UTC)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,8 @@ from archscale.training import (
     cosine_factor,
     train_run,
 )
+from archscale.base_lrs import BaseLREntry
+from archscale.training.base_lr import write_cache
 from archscale.training.checkpoint import CHECKPOINT_NAME
 
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -27,6 +29,8 @@ RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_c
 @pytest.fixture
 def spec(cifar10_root, tiny_protocol, tmp_path) -> RunSpec:
     root, _ = cifar10_root
+    for recipe in ("arch-aware", "arch-aware-derived"):  # base LRs are per protocol: the test protocol's
+        write_cache(BaseLREntry("cifar10", recipe, tiny_protocol.name, 0.46, "manual", note="test"), tmp_path / "cache")
     return RunSpec(arch=RESNET, dataset="cifar10", scaling="arch-aware", protocol=tiny_protocol.name, seed=777,
                    data_root=root, device="cpu", cache_dir=tmp_path / "cache")
 
@@ -34,7 +38,7 @@ def spec(cifar10_root, tiny_protocol, tmp_path) -> RunSpec:
 def test_cosine_is_stepped_per_epoch_from_the_scaled_lr(spec):
     result = train_run(replace(spec, epochs=3))
     lr = 0.46 / math.sqrt(28)
-    assert result.lr == pytest.approx(lr) and result.base_lr_source == "builtin"
+    assert result.lr == pytest.approx(lr) and result.base_lr_source == "cache"
     assert [e["lr"] for e in result.epochs] == pytest.approx([lr * cosine_factor(e, 3) for e in range(3)])
     assert cosine_factor(0, 200) == 1 and cosine_factor(100, 200) == pytest.approx(0.5)
     assert cosine_factor(199, 200) == pytest.approx(0.5 * (1 + math.cos(math.pi * 199 / 200)))
@@ -66,7 +70,8 @@ def test_result_has_metrics_fingerprint_and_provenance_and_is_json(spec):
 def test_fingerprint_changes_with_what_changes_results(spec):
     base = train_run(replace(spec, epochs=1)).fingerprint
     assert train_run(replace(spec, epochs=1)).fingerprint == base
-    for change in (dict(seed=778), dict(base_lr=0.3), dict(scaling="standard"), dict(init_degree="source")):
+    for change in (dict(seed=778), dict(base_lr=0.3), dict(scaling="standard"), dict(scaling="arch-aware-derived"),
+                   dict(scaling="arch-aware-derived", init_degree="source")):
         assert train_run(replace(spec, epochs=1, **change)).fingerprint != base, change
 
 
@@ -135,7 +140,8 @@ def test_standard_and_mup_train(spec):
 
 @pytest.mark.parametrize("field,value,match", [
     ("dataset", "cifar11", "use one of cifar10-valid, cifar10"),
-    ("scaling", "he", "use one of arch-aware, standard, mup"),
+    ("scaling", "he", "use one of arch-aware, arch-aware-derived, standard"),
+    ("init_degree", "source", "only scaling 'arch-aware-derived'"),
     ("protocol", "nb201-100", "use one of nb201-200"),
     ("arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op"),
     ("arch", 15625, "outside 0..15624"),
