@@ -27,11 +27,22 @@ from importlib import resources
 from typing import Any
 
 __all__ = ["BaseLREntry", "ORIGINS", "BASE_LR_RECIPES", "CRITERION", "SEED_COMBINATION", "reference_entries",
-           "lookup_reference", "active_reference_values", "ORIGIN_PRECEDENCE", "pick_base_lr", "combine_seeds", "fix_command", "NoBaseLR"]
+           "lookup_reference", "active_reference_values", "ORIGIN_PRECEDENCE", "FULL_SEARCH_SEEDS", "precedence",
+           "pick_base_lr", "combine_seeds", "fix_command", "NoBaseLR"]
 
 ORIGINS = ("searched", "released-default", "manual")
-#: Which entry is in force when several exist for one (dataset, recipe, protocol).
+#: Which entry is in force when several exist for one (dataset, recipe, protocol): a hand-set value,
+#: then a complete search (>= FULL_SEARCH_SEEDS seeds, as the paper's NB201 seeds), then the released
+#: code's default, then a partial search (fewer seeds: it does not override the released default).
 ORIGIN_PRECEDENCE = ("manual", "searched", "released-default")
+FULL_SEARCH_SEEDS = 3
+
+
+def precedence(origin: str, seeds: list[int] | tuple[int, ...]) -> int:
+    """Sort key: the entry with the smallest value is in force."""
+    if origin == "searched" and len(seeds) < FULL_SEARCH_SEEDS:
+        return len(ORIGIN_PRECEDENCE)
+    return ORIGIN_PRECEDENCE.index(origin)
 #: Scalings whose LR comes from a base LR (the table's ``recipe`` column).
 BASE_LR_RECIPES = ("arch-aware", "arch-aware-derived", "standard-tuned")
 CRITERION = "mean training cross-entropy over the epoch (released main.py train_loss); largest LR at the minimum"
@@ -91,7 +102,7 @@ def reference_entries() -> list[BaseLREntry]:
 def lookup_reference(dataset: str, recipe: str, protocol: str) -> BaseLREntry:
     """The shipped entry in force for the key (by ``ORIGIN_PRECEDENCE``)."""
     found = sorted((e for e in reference_entries() if e.key == (dataset, recipe, protocol)),
-                   key=lambda e: ORIGIN_PRECEDENCE.index(e.origin))
+                   key=lambda e: precedence(e.origin, e.seeds))
     if found:
         return found[0]
     raise NoBaseLR(f"no base LR for dataset {dataset!r}, recipe {recipe!r}, protocol {protocol!r}; "

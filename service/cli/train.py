@@ -94,7 +94,8 @@ def base_lr(
                                                   "10^(-1.5+k/6), k=0..11)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     max_replicas: Optional[int] = typer.Option(None, help="LRs trained side by side per pass (default: all)."),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 is fastest on a loaded machine)."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default on a CPU: 1, which costs 5x less CPU "
+                                                     "per image than 2 on a loaded machine; docs/benchmarks.md)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Cache dir (default ~/.cache/nb201-rebench)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the entry (and per-seed "
                                                                         "progress) as JSON here."),
@@ -130,10 +131,10 @@ def base_lr(
         _fail(f"--grid {grid!r}: every LR must be positive")
     if data_root is None:
         _fail("--data-root is required: the folder holding cifar10-jpeg.tar.gz or cifar-10-batches-py/")
-    if threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    if threads or device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        torch.set_num_threads(threads or 1)
     progress: dict = {"dataset": dataset, "recipe": recipe, "protocol": protocol, "seeds_done": {}}
 
     def on_seed(seed: int, losses: list[float]) -> None:

@@ -17,7 +17,7 @@ class BaseLROut(BaseModel):
     value: float = Field(description="the base LR")
     origin: str = Field(description="searched | released-default | manual")
     active: bool = Field(description="whether runs of this (dataset, recipe, protocol) train with it "
-                                     "(precedence manual > searched > released-default)")
+                                     "(precedence manual > 3-seed search > released-default > partial search)")
     grid: list[float] = Field(description="searched: the LR grid (one epoch of the base cell per LR and seed)")
     losses: dict[str, list[float | None]] = Field(description="seed -> final training loss per grid LR (null: "
                                                               "diverged)")

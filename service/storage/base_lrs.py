@@ -3,8 +3,9 @@
 Rows come from the shipped reference entries (``archscale/data/base_lrs.json``, synced by
 ``sync_base_lrs`` on every ``Database.init``) and from ``rebench base-lr`` (``store_entry``).
 One row per (dataset, recipe, protocol, origin); the one in force for a (dataset, recipe,
-protocol) is the first origin of ``ORIGIN_PRECEDENCE`` present: a hand-set value overrides a
-search, a search done under this code overrides the released code's default argument.
+protocol) is chosen by ``archscale.base_lrs.precedence``: a hand-set value, then a complete
+(3-seed) search done under this code, then the released code's default argument, then a partial
+search.
 The API and the workers both call :func:`active_base_lr`, so what is listed is what trains.
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from archscale.base_lrs import ORIGIN_PRECEDENCE, BASE_LR_RECIPES, BaseLREntry, fix_command, reference_entries
+from archscale.base_lrs import (BASE_LR_RECIPES, ORIGIN_PRECEDENCE, BaseLREntry, fix_command, precedence,
+                                reference_entries)
 
 from .errors import InvalidField
 from .models import BaseLR, utcnow
@@ -76,7 +78,7 @@ def _candidates(session: Session | sa.Connection, dataset: str, recipe: str, pro
 def active_base_lr(session: Session | sa.Connection, dataset: str, recipe: str, protocol: str):
     """The row in force for (dataset, recipe, protocol name), or None."""
     rows = _candidates(session, dataset, recipe, protocol)
-    rows.sort(key=lambda r: ORIGIN_PRECEDENCE.index(r.origin))
+    rows.sort(key=lambda r: precedence(r.origin, r.seeds))
     return rows[0] if rows else None
 
 
@@ -121,7 +123,7 @@ def list_base_lrs(session: Session, dataset: str | None = None, recipe: str | No
     active = {}
     for row in rows:
         key = (row.dataset, row.recipe, row.protocol)
-        if key not in active or ORIGIN_PRECEDENCE.index(row.origin) < ORIGIN_PRECEDENCE.index(active[key].origin):
+        if key not in active or precedence(row.origin, row.seeds) < precedence(active[key].origin, active[key].seeds):
             active[key] = row
     return [row_out(r, active[(r.dataset, r.recipe, r.protocol)] is r) for r in rows]
 

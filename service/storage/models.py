@@ -284,7 +284,7 @@ class Meta(Base):
 
 class BaseLR(Base):
     """A base LR with its provenance (``archscale.base_lrs``): one row per (dataset, recipe,
-    protocol, origin); the one in force is chosen by origin (manual > searched > released-default)."""
+    protocol, origin); the one in force: ``archscale.base_lrs.precedence``."""
 
     __tablename__ = "base_lrs"
     __table_args__ = (sa.UniqueConstraint("dataset", "recipe", "protocol", "origin", name="uq_base_lrs_key"),
