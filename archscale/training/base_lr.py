@@ -40,7 +40,7 @@ __all__ = ["search_replicas", "default_grid", "cache_path", "read_cache", "write
 
 #: The scaling whose init the base cell gets when searching a recipe's base LR.
 INIT_SCALING = {"arch-aware": "arch-aware", "arch-aware-derived": "arch-aware-derived", "standard-tuned": "standard",
-                "per-arch-searched": "arch-aware"}
+                "per-arch-searched": "per-arch-searched"}  # the released init, no S needed (degenerate cells too)
 
 
 def search_replicas(device: torch.device) -> int | None:

@@ -174,3 +174,24 @@ def test_plain_and_fast_paths_train_the_same_run_up_to_rounding(spec):
     plain = train_run(replace(spec, epochs=1, fast=False))
     assert fast.fingerprint == plain.fingerprint  # layout is not part of the result's identity
     assert plain.epochs[0]["train_loss"] == pytest.approx(fast.epochs[0]["train_loss"], rel=1e-3)
+
+
+def test_per_arch_searched_trains_at_its_own_searched_lr_and_stores_the_grid(spec):
+    dead = "|none~0|+|none~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|"  # S = 0: still searchable
+    for arch in (RESNET, dead):
+        result = train_run(replace(spec, arch=arch, scaling="per-arch-searched", epochs=1))
+        search = result.init["lr_rule"]["search"]
+        assert len(search["grid"]) == len(search["losses"]) == 12 and result.lr == search["lr"] == result.base_lr
+        finite = [(lr, loss) for lr, loss in zip(search["grid"], search["losses"]) if loss is not None]
+        best = min(loss for _, loss in finite)
+        assert result.lr == max(lr for lr, loss in finite if loss == best)  # the largest LR at the smallest loss
+        assert result.base_lr_source == "per-arch-search" and result.init["recipe"].startswith("arch-aware@")
+    assert result.fingerprint_fields["extra"]["lr_search_grid"] == search["grid"]
+
+
+def test_standard_tuned_uses_its_own_base_lr_for_every_cell(spec, tmp_path):
+    write_cache(BaseLREntry("cifar10", "standard-tuned", spec.protocol, 0.2, "manual", note="test"),
+                tmp_path / "cache")
+    for arch in (RESNET, 6111):
+        result = train_run(replace(spec, arch=arch, scaling="standard-tuned", epochs=1))
+        assert result.lr == result.base_lr == 0.2 and result.init["scheme"] == "pytorch-default"
