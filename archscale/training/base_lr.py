@@ -116,7 +116,7 @@ def search_lr_grid(cell: Cell, scaling: str, dataset: str, protocol: Protocol, d
                                train_subset=train_subset or protocol.train_subset, eval_subset=1)
     train = DeviceData.of(setting.train, dev)
     norm = Normalizer(spec.mean, spec.std, dev, channels_last=True)
-    chunk = max_replicas or len(grid)
+    chunk = max_replicas or search_replicas(dev) or len(grid)
     losses: list[float] = []
     for start in range(0, len(grid), chunk):
         lrs = grid[start:start + chunk]
@@ -168,4 +168,5 @@ def search_base_lr(dataset: str, recipe: str, protocol: Protocol, data_root: str
         note=f"base cell {NB201_BASE_CELL.index}, 1 epoch per LR, {len(setting.train)} training images "
              f"({setting.source}), threads {torch.get_num_threads()}",
         extra={"protocol_fingerprint": protocol.fingerprint, "seconds": round(time.perf_counter() - t0, 1),
-               "data_source": setting.source, "max_replicas": max_replicas or len(grid)})
+               "data_source": setting.source,
+               "max_replicas": max_replicas or search_replicas(pick_device(device)) or len(grid)})

@@ -93,7 +93,8 @@ def base_lr(
     grid: Optional[str] = typer.Option(None, help="Comma-separated LRs, run in this order (default: "
                                                   "10^(-1.5+k/6), k=0..11)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
-    max_replicas: Optional[int] = typer.Option(None, help="LRs trained side by side per pass (default: all)."),
+    max_replicas: Optional[int] = typer.Option(None, help="LRs trained side by side per pass (default: all on a "
+                                                          "GPU, 1 on a CPU)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default on a CPU: 1, which costs 5x less CPU "
                                                      "per image than 2 on a loaded machine; docs/benchmarks.md)."),
     cache_dir: Optional[Path] = typer.Option(None, help="Cache dir (default ~/.cache/nb201-rebench)."),

@@ -66,19 +66,19 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
                                          "protocol": "smoke", "seeds": [1]})
         assert batch_refused.status_code == 422 and "--recipe arch-aware" in batch_refused.text
 
-        tuned = httpx.post(f"{url}/v1/runs", headers=headers, timeout=10,
-                           json={"arch": 6111, "dataset": "cifar10", "scaling": "standard-tuned", "protocol": "smoke",
-                                 "seeds": [3]})
-        assert tuned.status_code == 202, tuned.text
+        tuned = [httpx.post(f"{url}/v1/runs", headers=headers, timeout=10,
+                            json={"arch": arch, "dataset": "cifar10", "scaling": "standard-tuned", "protocol": "smoke",
+                                  "seeds": [3]}) for arch in (6111, 25)]
+        assert [t.status_code for t in tuned] == [202, 202], [t.text for t in tuned]
         batch = httpx.post(f"{url}/v1/batches", headers=headers, timeout=10,
                            json={"archs": [6111, 25], "dataset": "cifar10", "scaling": "per-arch-searched",
                                  "protocol": "smoke", "seeds": [3]})
         assert batch.status_code == 202, batch.text
-        ids = [r["id"] for r in tuned.json()["runs"]] + [r["id"] for item in batch.json()["accepted"]
-                                                         for r in item["runs"]]
+        ids = [r["id"] for t in tuned for r in t.json()["runs"]] + [r["id"] for item in batch.json()["accepted"]
+                                                                    for r in item["runs"]]
         wait_for(lambda: _finished(url, ids), 600, "the runs", lambda: (tmp_path / "serve.log").read_text())
         runs = [httpx.get(f"{url}/v1/runs/{i}", timeout=5).json() for i in ids]
-        assert [r["status"] for r in runs] == ["succeeded"] * 3, [r["error"] for r in runs]
+        assert [r["status"] for r in runs] == ["succeeded"] * 4, [r["error"] for r in runs]
 
         arch_runs = httpx.get(f"{url}/v1/archs/6111/runs", timeout=5).json()["runs"]
         by_scaling = {r["scaling"]: r for r in arch_runs}
@@ -89,10 +89,10 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
         assert own["base_lr_source"] == "per-arch-search" and own["lr"] == own["base_lr"]
         assert len(own["lr_search"]["grid"]) == len(own["lr_search"]["losses"]) == 12  # its grid is stored
         assert own["lr"] in own["lr_search"]["grid"]
-        page = httpx.get(f"{url}/archs/6111", timeout=10).text
+        page = httpx.get(f"{url}/web/archs/6111", timeout=10).text
         assert "Base LR" in page and "table:searched" in page
 
-        for scaling, archs in (("standard-tuned", {6111}), ("per-arch-searched", {6111, 25})):
+        for scaling, archs in (("standard-tuned", {6111, 25}), ("per-arch-searched", {6111, 25})):
             deadline = time.monotonic() + 30  # the read model refreshes on its own
             while True:
                 board = httpx.get(f"{url}/v1/leaderboard", timeout=10,
@@ -104,8 +104,10 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
                 time.sleep(0.5)
             assert got == archs, (scaling, board)
         tau = httpx.get(f"{url}/v1/rankings/kendall", timeout=10,
-                        params={"dataset": "cifar10", "scaling": "per-arch-searched", "protocol": "smoke"})
+                        params={"dataset": "cifar10", "a": "standard-tuned@smoke", "b": "per-arch-searched@smoke",
+                                "k": [100]})
         assert tau.status_code == 200, tau.text
+        assert tau.json()["n_common"] == 2 and tau.json()["rows"][0]["n"] == 2
     finally:
         server.terminate()
         server.wait(timeout=30)
