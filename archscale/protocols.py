@@ -107,8 +107,15 @@ class Scaling:
 SCALINGS: dict[str, Scaling] = {
     s.name: s
     for s in (
-        Scaling("arch-aware", "in-degree init (C = 2/d_in) and LR = base * sqrt(S_base/S) (Chen et al. 2024)"),
+        Scaling("arch-aware", "the released code's recipe (Chen et al. 2024): in-degree init (source degree, "
+                              "reduction C 1/2/1, classifier 4/fan_in^2) and LR = base * sqrt(S_base/S)"),
+        Scaling("arch-aware-derived", "the appendix derivation's init (target degree, reduction C 2/1/1, "
+                                      "classifier 2/fan_in^2) and LR = base * sqrt(S_base/S)"),
         Scaling("standard", "NB201's own: PyTorch default init, LR 0.1"),
+        Scaling("standard-tuned", "NB201's init at one LR per dataset/protocol from the same 1-epoch base-cell "
+                                  "search as arch-aware (the same tuning budget)"),
+        Scaling("per-arch-searched", "the released arch-aware init at the cell's own 1-epoch maximal LR "
+                                     "(searched per run; the oracle the rule approximates)"),
         Scaling("mup", "muP: MuReadout + set_base_shapes + MuSGD (microsoft/mup), LR 0.1"),
     )
 }

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .base_lrs import active_reference_values
 from .dag import DAG, Edge, PathMoments, from_nb201, path_moments
 from .space import Cell, parse_arch, resolve_arch
 
@@ -121,9 +122,10 @@ class LRRule:
 
 #: The paper's NB201 base cell: one chain of skips, S = 1.
 NB201_BASE_CELL: Cell = parse_arch("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
-#: Base LRs found by the 1-epoch grid search. CIFAR-10: the paper's released command
-#: (0.46). cifar10-valid trains on the same images. Others: run `rebench base-lr`.
-NB201_BASE_LRS: dict[str, float] = {"cifar10": 0.46, "cifar10-valid": 0.46}
+#: arch-aware base LRs in force for protocol nb201-200, per dataset, from the reference entries
+#: (archscale/base_lrs.py: CIFAR-10's 0.46 is the released code's default argument unless a
+#: search is shipped). Others: run `rebench base-lr`; the service reads its base_lrs table.
+NB201_BASE_LRS: dict[str, float] = active_reference_values("arch-aware", "nb201-200")
 #: The released code's NB201 convention: S on one cell, L_p = 1 + #convs, no kernel factor.
 NB201_RULE = LRRule(s_base=sum_l3(from_nb201(NB201_BASE_CELL)), offset=1, kernel_factor=False,
                     base_lrs=NB201_BASE_LRS)

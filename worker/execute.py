@@ -37,6 +37,7 @@ import sqlalchemy.exc
 
 from archscale.protocols import get_protocol
 from service.settings import Settings
+from service.storage.base_lrs import base_lr_value
 from service.storage import results as result_repo
 from service.storage import runs as run_repo
 from service.storage.database import Database
@@ -129,9 +130,10 @@ def execute_run(run_id: int, db: Database, settings: Settings, worker_id: str | 
     if claimed == "mismatch":
         return Outcome(run_id, "failed", "protocol version mismatch")
     lease, arch_index, dataset, scaling, protocol, seed, precision = claimed
+    base_lr, base_lr_origin = _retrying(lambda: base_lr_value(db, dataset, scaling, protocol))  # as the API checked
     spec = RunSpec(arch=arch_index, dataset=dataset, scaling=scaling, protocol=protocol, seed=seed,
                    precision=precision, data_root=settings.resolved_data_root, device=settings.device,
-                   cache_dir=settings.resolved_cache_dir)
+                   cache_dir=settings.resolved_cache_dir, base_lr=base_lr, base_lr_origin=base_lr_origin)
     checkpoint = AttemptCheckpoint(settings.resolved_artifact_dir / "runs" / str(run_id), lease.token)
     beat = _Heartbeat(db, lease, settings.heartbeat_s)
 

@@ -27,11 +27,14 @@ from archscale.protocols import get_protocol, run_fingerprint, run_key
 from archscale.space import format_arch, index_of
 
 from .augment import Normalizer, crop_flip, sample_crop_flip
-from .base_lr import resolve_base_lr
+from archscale.base_lrs import CRITERION, pick_base_lr
+from archscale.recipes import get_recipe
+
+from .base_lr import default_grid, resolve_base_lr, search_lr_grid, search_replicas
 from .checkpoint import TrainState, load_checkpoint, save_checkpoint
 from .datafiles import ImageArrays
 from .provenance import code_version, pick_device, provenance
-from .scalings import check_not_degenerate, prepare
+from .scalings import BASE_LR_SCALINGS, RECIPE_SCALINGS, check_not_degenerate, prepare
 from .settings import load_setting
 from .spec import EpochMetrics, RunSpec, TrainResult
 
@@ -111,9 +114,12 @@ def train_run(spec: RunSpec, checkpoint_dir: str | Path | None = None,
     spec = spec.validate()
     cell, protocol, dataset = spec.arch, get_protocol(spec.protocol), get_dataset(spec.dataset)
     epochs = spec.epochs or protocol.epochs
-    if spec.scaling == "arch-aware":
+    if spec.scaling in RECIPE_SCALINGS:
         check_not_degenerate(cell)  # before any data is read: the LR rule is undefined for S = 0
-        base_lr, lr_source = resolve_base_lr(spec.dataset, protocol, spec.base_lr, spec.cache_dir)
+    if spec.scaling in BASE_LR_SCALINGS:
+        base_lr, lr_source = resolve_base_lr(spec.dataset, protocol, spec.base_lr, spec.cache_dir, spec.scaling)
+        if spec.base_lr is not None and spec.base_lr_origin:
+            lr_source = spec.base_lr_origin
     else:
         base_lr, lr_source = None, "protocol"
     device = pick_device(spec.device)
@@ -122,6 +128,17 @@ def train_run(spec: RunSpec, checkpoint_dir: str | Path | None = None,
                            eval_subset=protocol.eval_subset)
     extra = {"arch": index_of(cell), "init_degree": spec.init_degree, "data_source": setting.source,
              "epochs": epochs, "train_subset": spec.train_subset, "compile": spec.compile}
+    if spec.scaling in RECIPE_SCALINGS or spec.scaling == "per-arch-searched":
+        extra["recipe"] = get_recipe(RECIPE_SCALINGS.get(spec.scaling, "arch-aware")).fingerprint
+    lr_search = None
+    if spec.scaling == "per-arch-searched":  # the cell's own 1-epoch maximal LR, searched first (seeded)
+        grid = default_grid()
+        losses = search_lr_grid(cell, spec.scaling, spec.dataset, protocol, grid=grid, seed=spec.seed,
+                                device=spec.device, setting=setting, max_replicas=search_replicas(device))
+        base_lr, lr_source = pick_base_lr(grid, {str(spec.seed): losses}), "per-arch-search"
+        lr_search = {"grid": grid, "losses": [v if math.isfinite(v) else None for v in losses],
+                     "seed": spec.seed, "lr": base_lr, "criterion": CRITERION}
+        extra["lr_search_grid"] = grid
     hashed = dict(protocol=protocol, scaling=spec.scaling, dataset=spec.dataset, seed=spec.seed, base_lr=base_lr,
                   precision=spec.precision, code_version=code_version(), split=setting.split, extra=extra)
     fingerprint = run_fingerprint(**hashed)
@@ -131,6 +148,8 @@ def train_run(spec: RunSpec, checkpoint_dir: str | Path | None = None,
     torch.manual_seed(spec.seed)
     prepared = prepare(spec.scaling, cell, dataset.num_classes, protocol, base_lr, spec.init_degree)
     model, optimizer = prepared.model, prepared.optimizer
+    if lr_search is not None:
+        prepared.lr_info["search"] = lr_search
     fast_cuda = spec.fast and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = spec.fast

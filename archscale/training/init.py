@@ -1,15 +1,11 @@
-"""The architecture-aware initialisation (Chen et al. 2024, §3.2, App. A) on the NB201 network.
+"""Initialisation recipes (``archscale.recipes``) applied to the NB201 network's tensors.
 
-Every conv/linear weight of edge l' -> l is drawn from N(0, C / fan_in) with C = 2 / d_in
-(``archscale.scaling.init_multipliers``); fan_in = in_channels * k * k. Which DAG each module
-belongs to (see docs/training.md):
-- cell convs: the 4-vertex cell DAG (none -> zero edge, skip/avg-pool -> identity, convs -> layer);
-- reduction block: its own DAG 0 -conv_a-> 1 -conv_b-> 2 and 0 -shortcut-> 2 (the AvgPool+Conv1x1);
-  target in-degrees give conv_a 2, conv_b 1, shortcut 1 (the released code used 1, 2, 1);
-- stem: a single layer fed by the input (d_in = 1): C = 2, i.e. He init;
-- classifier (the output layer): mean-field, N(0, C / fan_in^2) with C = 2 (eq. 2; the released
-  code draws std = 2 / fan_in, i.e. variance 4 / fan_in^2); bias 0.
-BatchNorm: weight 1, bias 0 (PyTorch's default, as the released code).
+Every conv/linear weight gets N(0, C / fan_in), fan_in = in_channels * k * k, with C from
+the recipe: cell convs C = 2 / d (d the in-degree of the edge's source or target vertex,
+``archscale.scaling.init_multipliers``), the reduction block's (conv_a, conv_b, shortcut),
+the stem's; the classifier N(0, v / fan_in^2) with the recipe's v (4 in the released code,
+2 in the derivation); classifier bias 0; every BatchNorm weight 1, bias 0, fresh stats.
+See docs/science.md for the table recipe x component x source line.
 """
 
 from __future__ import annotations
@@ -21,21 +17,22 @@ import torch
 from torch import nn
 
 from archscale.dag import from_edges, from_nb201
+from archscale.recipes import Recipe, get_recipe
 from archscale.scaling import Degree, init_multipliers
 from archscale.space import EDGES
 
 from .network import NB201Cell, NB201Network, ReLUConvBN, ResNetBasicBlock
 
-__all__ = ["REDUCTION_BLOCK_DAG", "reduction_multipliers", "arch_aware_init", "conv_std"]
+__all__ = ["REDUCTION_BLOCK_DAG", "reduction_multipliers", "apply_recipe", "arch_aware_init", "conv_std",
+           "expected_variances"]
 
 #: The reduction block as a DAG: (src, dst, kind, kernel); vertex 2 sums conv_b and the shortcut.
 REDUCTION_BLOCK_DAG = from_edges(3, [(0, 1, "layer", 3), (1, 2, "layer", 3), (0, 2, "layer", 1)])
 _BLOCK_EDGES = {"conv_a": (0, 1), "conv_b": (1, 2), "shortcut": (0, 2)}
-STEM_MULTIPLIER = 2.0  # input -> stem: in-degree 1
-READOUT_MULTIPLIER = 2.0  # output vertex: in-degree 1
 
 
 def reduction_multipliers(degree: Degree = "target") -> dict[str, float]:
+    """The derivation's C for the block's convs (target degree: 2, 1, 1)."""
     mult = init_multipliers(REDUCTION_BLOCK_DAG, degree)
     return {name: mult[edge] for name, edge in _BLOCK_EDGES.items()}
 
@@ -45,40 +42,58 @@ def conv_std(weight: torch.Tensor, multiplier: float) -> float:
     return math.sqrt(multiplier / fan_in)
 
 
-@torch.no_grad()
-def _normal(weight: torch.Tensor, multiplier: float) -> None:
-    weight.normal_(0.0, conv_std(weight, multiplier))
+def expected_variances(model: NB201Network, recipe: Recipe | str, degree: Degree | None = None
+                       ) -> dict[str, float]:
+    """Parameter name -> the weight variance ``apply_recipe`` draws from (tests compare to it)."""
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    cell_mult = init_multipliers(from_nb201(model.cell), degree or recipe.cell_degree)
+    block = dict(zip(("conv_a", "conv_b", "shortcut"), recipe.reduction))
+    out: dict[str, float] = {}
 
+    def put(name: str, weight: torch.Tensor, c: float) -> None:
+        out[name] = conv_std(weight, c) ** 2
 
-@torch.no_grad()
-def arch_aware_init(model: NB201Network, degree: Degree = "target") -> dict[str, Any]:
-    """Re-initialise ``model`` in place (uses the global torch RNG); return what was applied."""
-    cell_mult = init_multipliers(from_nb201(model.cell), degree)
-    block_mult = reduction_multipliers(degree)
-    _normal(model.stem[0].weight, STEM_MULTIPLIER)
-    for block in model.cells:
-        if isinstance(block, NB201Cell):
-            for edge, layer in zip(EDGES, block.layers):
+    put("stem.0.weight", model.stem[0].weight, recipe.stem)
+    for i, blk in enumerate(model.cells):
+        if isinstance(blk, NB201Cell):
+            for j, (edge, layer) in enumerate(zip(EDGES, blk.layers)):
                 if isinstance(layer, ReLUConvBN):
-                    _normal(layer.conv.weight, cell_mult[edge])
-        elif isinstance(block, ResNetBasicBlock):
-            _normal(block.conv_a.conv.weight, block_mult["conv_a"])
-            _normal(block.conv_b.conv.weight, block_mult["conv_b"])
-            _normal(block.downsample[1].weight, block_mult["shortcut"])
-    fan_in = model.classifier.weight.shape[1]
-    model.classifier.weight.normal_(0.0, math.sqrt(READOUT_MULTIPLIER) / fan_in)
+                    put(f"cells.{i}.layers.{j}.op.1.weight", layer.conv.weight, cell_mult[edge])
+        elif isinstance(blk, ResNetBasicBlock):
+            put(f"cells.{i}.conv_a.op.1.weight", blk.conv_a.conv.weight, block["conv_a"])
+            put(f"cells.{i}.conv_b.op.1.weight", blk.conv_b.conv.weight, block["conv_b"])
+            put(f"cells.{i}.downsample.1.weight", blk.downsample[1].weight, block["shortcut"])
+    out["classifier.weight"] = recipe.classifier_variance_numerator / model.classifier.weight.shape[1] ** 2
+    return out
+
+
+@torch.no_grad()
+def apply_recipe(model: NB201Network, recipe: Recipe | str, degree: Degree | None = None) -> dict[str, Any]:
+    """Re-initialise ``model`` in place (global torch RNG); ``degree`` overrides the cell degree."""
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    params = dict(model.named_parameters())
+    for name, variance in expected_variances(model, recipe, degree).items():
+        params[name].normal_(0.0, math.sqrt(variance))
     if model.classifier.bias is not None:
         model.classifier.bias.zero_()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.reset_parameters()  # weight 1, bias 0, fresh running stats
+    cell_degree = degree or recipe.cell_degree
+    cell_mult = init_multipliers(from_nb201(model.cell), cell_degree)
     return {
-        "scheme": "arch-aware",
-        "degree": degree,
-        "rule": "conv/linear weight ~ N(0, C/fan_in), C = 2/d_in; classifier N(0, C/fan_in^2), C = 2",
-        "stem": STEM_MULTIPLIER,
+        "scheme": recipe.name, "recipe": recipe.key, "recipe_fingerprint": recipe.fingerprint,
+        "degree": cell_degree,
+        "rule": f"conv/linear weight ~ N(0, C/fan_in), C = 2/d_in ({cell_degree} vertex); classifier "
+                f"N(0, {recipe.classifier_variance_numerator:g}/fan_in^2)",
+        "stem": recipe.stem,
         "cell_edges": {f"{s}->{d}": c for (s, d), c in sorted(cell_mult.items())},
-        "reduction": block_mult,
-        "classifier": READOUT_MULTIPLIER,
-        "batchnorm": "weight 1, bias 0",
+        "reduction": dict(zip(("conv_a", "conv_b", "shortcut"), recipe.reduction)),
+        "classifier": recipe.classifier_variance_numerator,
+        "batchnorm": recipe.batchnorm,
     }
+
+
+def arch_aware_init(model: NB201Network, degree: Degree = "target") -> dict[str, Any]:
+    """The derivation recipe (kept for callers that predate recipes)."""
+    return apply_recipe(model, "arch-aware-derived", degree)

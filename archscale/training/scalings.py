@@ -1,12 +1,17 @@
-"""The three scalings, one interface: a registry of ``prepare(...) -> Prepared``.
+"""The scalings, one interface: a registry of ``prepare(...) -> Prepared``.
 
 A scaling decides the network's init, its optimizer and its LR; the protocol decides the
 rest (momentum, Nesterov, weight decay on all parameters, schedule). ``prepare`` builds
 the model under the global torch RNG, which the engine seeds first.
 
-- ``arch-aware``: in-degree init (``init.arch_aware_init``) and one LR for every parameter,
-  ``nb201_lr(cell, base_lr)`` = base * sqrt(S_base / S) (S on the cell, L_p = 1 + #convs).
-  A cell with no input->output path raises DegenerateArchitecture (the rule is undefined).
+- ``arch-aware``: the released code's recipe (``archscale.recipes``, ``init.apply_recipe``) and
+  one LR for every parameter, ``nb201_lr(cell, base_lr)`` = base * sqrt(S_base / S) (S on the
+  cell, L_p = 1 + #convs). A cell with no input->output path raises DegenerateArchitecture.
+- ``arch-aware-derived``: the same LR rule with the appendix derivation's init recipe.
+- ``standard-tuned``: NB201's init at one LR per (dataset, protocol), found by the same 1-epoch
+  search on the same base cell as arch-aware's base LR (the same tuning budget).
+- ``per-arch-searched``: the released recipe's init at the cell's own 1-epoch maximal LR (the
+  oracle the rule approximates); the engine searches it first and passes it as ``base_lr``.
 - ``standard``: NB201's own: PyTorch default init, the protocol's LR (0.1).
 - ``mup``: microsoft/mup: classifier -> MuReadout, ``set_base_shapes(model, base, delta)`` with
   base width C=1 and delta width C=2 (the mup README's basic usage; width = the stem's C,
@@ -24,11 +29,17 @@ from archscale.protocols import Protocol
 from archscale.scaling import nb201_lr
 from archscale.space import Cell, format_arch
 
-from .init import arch_aware_init
+from .init import apply_recipe
 from .network import NB201Network, build_network
 from .spec import DegenerateArchitecture
 
-__all__ = ["Prepared", "SCALERS", "prepare", "MUP_BASE_C", "MUP_DELTA_C", "check_not_degenerate"]
+__all__ = ["Prepared", "SCALERS", "prepare", "MUP_BASE_C", "MUP_DELTA_C", "check_not_degenerate",
+           "RECIPE_SCALINGS", "BASE_LR_SCALINGS"]
+
+#: Scalings whose init is a named recipe (archscale.recipes) and whose LR follows the rule.
+RECIPE_SCALINGS = {"arch-aware": "arch-aware", "arch-aware-derived": "arch-aware-derived"}
+#: Scalings that need a base LR from the base-LR table (keyed by the scaling's name).
+BASE_LR_SCALINGS = ("arch-aware", "arch-aware-derived", "standard-tuned")
 
 MUP_BASE_C = 1
 MUP_DELTA_C = 2
@@ -56,21 +67,42 @@ def check_not_degenerate(cell: Cell) -> None:
             "NB201 itself trained such cells (they output a constant and reach chance accuracy)")
 
 
-def _arch_aware(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None,
-                init_degree: str) -> Prepared:
+def _recipe(name: str) -> Callable[..., Prepared]:
+    def scaler(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None,
+               init_degree: str | None) -> Prepared:
+        if base_lr is None:
+            raise ValueError(f"{name} needs a base LR (resolve it with base_lr.resolve_base_lr)")
+        check_not_degenerate(cell)
+        rule = nb201_lr(cell, base_lr=base_lr)
+        model = build_network(cell, num_classes, protocol.C, protocol.N)
+        init = apply_recipe(model, RECIPE_SCALINGS[name], init_degree)  # type: ignore[arg-type]
+        return Prepared(model, _sgd(model.parameters(), rule.lr, protocol), rule.lr, init,
+                        {"rule": "base_lr * sqrt(S_base / S)", "S": rule.s, "S_base": rule.s_base,
+                         "num_paths": rule.num_paths, "base_lr": base_lr})
+    return scaler
+
+
+def _standard_tuned(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None,
+                    init_degree: str | None) -> Prepared:
     if base_lr is None:
-        raise ValueError("arch-aware needs a base LR (resolve it with base_lr.resolve_base_lr)")
-    check_not_degenerate(cell)
-    rule = nb201_lr(cell, base_lr=base_lr)
+        raise ValueError("standard-tuned needs its searched LR (resolve it with base_lr.resolve_base_lr)")
     model = build_network(cell, num_classes, protocol.C, protocol.N)
-    init = arch_aware_init(model, init_degree)  # type: ignore[arg-type]
-    return Prepared(model, _sgd(model.parameters(), rule.lr, protocol), rule.lr, init,
-                    {"rule": "base_lr * sqrt(S_base / S)", "S": rule.s, "S_base": rule.s_base,
-                     "num_paths": rule.num_paths, "base_lr": base_lr})
+    return Prepared(model, _sgd(model.parameters(), base_lr, protocol), base_lr, {"scheme": "pytorch-default"},
+                    {"rule": "one searched LR for every cell (base-cell 1-epoch search)", "base_lr": base_lr})
+
+
+def _per_arch_searched(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None,
+                       init_degree: str | None) -> Prepared:
+    if base_lr is None:
+        raise ValueError("per-arch-searched needs the cell's searched LR (the engine searches it first)")
+    model = build_network(cell, num_classes, protocol.C, protocol.N)
+    init = apply_recipe(model, "arch-aware")
+    return Prepared(model, _sgd(model.parameters(), base_lr, protocol), base_lr, init,
+                    {"rule": "the cell's own 1-epoch maximal LR (grid search, see lr_search)", "lr": base_lr})
 
 
 def _standard(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None,
-              init_degree: str) -> Prepared:
+              init_degree: str | None) -> Prepared:
     model = build_network(cell, num_classes, protocol.C, protocol.N)
     return Prepared(model, _sgd(model.parameters(), protocol.lr, protocol), protocol.lr,
                     {"scheme": "pytorch-default"}, {"rule": "protocol LR"})
@@ -84,7 +116,7 @@ def _mup_network(cell: Cell, num_classes: int, C: int, N: int) -> NB201Network:
     return model
 
 
-def _mup(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None, init_degree: str) -> Prepared:
+def _mup(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None, init_degree: str | None) -> Prepared:
     from mup import MuSGD, set_base_shapes
 
     model = _mup_network(cell, num_classes, protocol.C, protocol.N)
@@ -97,11 +129,13 @@ def _mup(cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None
                      "target_C": protocol.C}, {"rule": "MuSGD at the protocol LR"})
 
 
-SCALERS: dict[str, Callable[..., Prepared]] = {"arch-aware": _arch_aware, "standard": _standard, "mup": _mup}
+SCALERS: dict[str, Callable[..., Prepared]] = {
+    "arch-aware": _recipe("arch-aware"), "arch-aware-derived": _recipe("arch-aware-derived"),
+    "standard": _standard, "standard-tuned": _standard_tuned, "per-arch-searched": _per_arch_searched, "mup": _mup}
 
 
 def prepare(scaling: str, cell: Cell, num_classes: int, protocol: Protocol, base_lr: float | None = None,
-            init_degree: str = "target") -> Prepared:
+            init_degree: str | None = None) -> Prepared:
     try:
         scaler = SCALERS[scaling]
     except KeyError:

@@ -53,8 +53,8 @@ class RunSpec:
 
     ``fast`` switches speed-only settings (channels_last, cudnn autotune, shared ReLU...).
     ``compile`` (torch.compile) is off by default until accuracy parity is shown.
-    ``init_degree``: in-degree of the target vertex (the derivation) or of the source
-    (the paper's eq. 4 and released code) for the arch-aware init.
+    ``init_degree``: for ``arch-aware-derived`` only, override the recipe's cell in-degree
+    (target, the derivation) with the source's (eq. 4); None keeps the recipe's.
     """
 
     arch: int | str | Cell
@@ -68,11 +68,12 @@ class RunSpec:
     device: str = "auto"
     fast: bool = True
     compile: bool = False
-    init_degree: str = "target"
+    init_degree: str | None = None  # None: the recipe's; arch-aware-derived only may override it
     download: bool = False
     cache_dir: str | Path | None = None
     epochs: int | None = None  # override the protocol's epoch count (base-LR search); fingerprinted
     train_subset: int | None = None  # override the protocol's subset (tests); fingerprinted
+    base_lr_origin: str | None = None  # where an explicit base_lr came from (e.g. "table:searched"); a label
 
     def validate(self) -> RunSpec:
         """Check every field; return a copy with ``arch`` resolved to a Cell."""
@@ -89,9 +90,13 @@ class RunSpec:
             raise RunSpecError("precision", f"{self.precision!r} is not supported; use one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
             raise RunSpecError("device", f"{self.device!r} is not supported; use one of {', '.join(DEVICES)}")
-        if self.init_degree not in INIT_DEGREES:
-            raise RunSpecError("init_degree",
-                               f"{self.init_degree!r}: use 'target' (derivation) or 'source' (released code)")
+        if self.init_degree is not None:
+            if self.init_degree not in INIT_DEGREES:
+                raise RunSpecError("init_degree",
+                                   f"{self.init_degree!r}: use 'target' (derivation) or 'source' (released code)")
+            if self.scaling != "arch-aware-derived":
+                raise RunSpecError("init_degree", f"only scaling 'arch-aware-derived' takes an in-degree override; "
+                                                  f"{self.scaling!r} fixes its init (archscale.recipes): drop it")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise RunSpecError("seed", f"{self.seed!r} must be a non-negative int (NB201 used 777, 888, 999)")
         if self.base_lr is not None and not (isinstance(self.base_lr, (int, float)) and self.base_lr > 0):

@@ -44,10 +44,16 @@ def search_protocol_base_lr(protocol: str, log: Callable[[str], None] = lambda _
     from archscale.protocols import get_protocol
     from archscale.training import search_base_lr
 
-    found = search_base_lr("cifar10", get_protocol(protocol), data_dir(), device=device, write=False,
-                           on_point=lambda lr, loss: log(f"base-LR search {protocol}: lr {lr:.4g} -> loss {loss:.4f}"))
-    return {"base_lr": found.base_lr, "protocol": found.protocol, "seed": found.seed, "grid": found.grid,
-            "losses": found.losses, "criterion": "training engine: largest LR with the smallest mean epoch loss"}
+    def on_chunk(lrs: list[float], losses: list[float]) -> None:
+        for lr, loss in zip(lrs, losses):
+            log(f"base-LR search {protocol}: lr {lr:.4g} -> loss {loss:.4f}")
+
+    # one seed, the released arch-aware recipe (the scaling this experiment compares against mup)
+    found = search_base_lr("cifar10", "arch-aware", get_protocol(protocol), data_dir(), seeds=(777,),
+                           device=device, on_chunk=on_chunk)
+    return {"base_lr": found.value, "protocol": found.protocol_key, "seed": found.seeds[0], "grid": found.grid,
+            "losses": dict(zip(map(str, found.grid), found.losses[str(found.seeds[0])])),
+            "criterion": found.criterion}
 
 
 def run_mup(cells: tuple[str, ...], seeds: tuple[int, ...], protocol: str, *, base_lr: float | None = None,

@@ -20,7 +20,7 @@ from .docs import install_docs
 from .errors import install_error_handlers
 from .middleware import BodyLimit, Metrics
 from .outages import Outages
-from .routes import arch_runs, archs, batches, bulk, campaigns, health, leaderboard, queue, rankings, runs
+from .routes import arch_runs, archs, base_lrs, batches, bulk, campaigns, health, leaderboard, queue, rankings, runs
 
 __all__ = ["create_app", "API_VERSION"]
 
@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, *, watch: bool = True, warm_bul
                   docs_url=None, redoc_url=None)  # served offline by install_docs
     app.state.rebench = state
     install_error_handlers(app)
-    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, campaigns, health, bulk):  # hot reads first: matched in order
+    for module in (archs, leaderboard, rankings, runs, arch_runs, queue, batches, campaigns, health, bulk,
+                   base_lrs):  # hot reads first: matched in order
         app.include_router(module.router)
     from service.web import install_web  # here, not at the top: service.web imports service.api (a cycle)
 

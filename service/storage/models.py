@@ -17,7 +17,7 @@ __all__ = [
     "Base", "UTCDateTime", "RUN_STATUSES", "ACTIVE_STATUSES", "utcnow",
     "Dataset", "Protocol", "Architecture", "ArchSetting", "ResultImport", "OriginalResult", "OriginalCost",
     "Run", "EpochMetric", "FinalResult", "FinalMetric", "Batch", "BatchRun", "ApiKey", "Meta",
-    "Campaign", "CampaignRun", "CAMPAIGN_STATUSES",
+    "Campaign", "CampaignRun", "CAMPAIGN_STATUSES", "BaseLR",
 ]
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -335,3 +335,30 @@ class CampaignRun(Base):
     __tablename__ = "campaign_runs"
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class BaseLR(Base):
+    """A base LR with its provenance (``archscale.base_lrs``): one row per (dataset, recipe,
+    protocol, origin); the one in force: ``archscale.base_lrs.precedence``."""
+
+    __tablename__ = "base_lrs"
+    __table_args__ = (sa.UniqueConstraint("dataset", "recipe", "protocol", "origin", name="uq_base_lrs_key"),
+                      sa.CheckConstraint("origin IN ('searched', 'released-default', 'manual')", name="origin"),
+                      sa.CheckConstraint("value > 0", name="value_positive"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(sa.String(32))
+    recipe: Mapped[str] = mapped_column(sa.String(32))  # the scaling that uses it
+    protocol: Mapped[str] = mapped_column(sa.String(64))  # protocol name
+    protocol_key: Mapped[str] = mapped_column(sa.String(80))
+    value: Mapped[float]
+    origin: Mapped[str] = mapped_column(sa.String(20))
+    grid: Mapped[list[Any]]
+    losses: Mapped[dict[str, Any]]  # seed -> final training loss per grid LR (null: diverged)
+    seeds: Mapped[list[Any]]
+    criterion: Mapped[str] = mapped_column(sa.Text)
+    code_version: Mapped[str] = mapped_column(sa.String(64))
+    hardware: Mapped[str] = mapped_column(sa.Text)
+    note: Mapped[str] = mapped_column(sa.Text)
+    extra: Mapped[dict[str, Any]]
+    searched_at: Mapped[str] = mapped_column(sa.String(40))  # when the search ran (ISO 8601, UTC)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,13 +21,15 @@ from archscale.report import summary_row
 from archscale.scaling import NB201_RULE, UnknownBaseLR, scaled_lr
 from archscale.space import NUM_CELLS, OPS, all_cells
 
+from .base_lrs import sync_base_lrs
 from .bulk import copy_rows, dialect_insert, upsert_rows
 from .models import Architecture, ArchSetting, Dataset, Meta, Protocol, utcnow
 
 __all__ = ["sync_reference_data", "ensure_protocol", "ops_mask", "REFERENCE_DIGEST"]
 
 REFERENCE_DIGEST = "reference_digest"
-_CORE_MODULES = ("space", "isomorphism", "dag", "scaling", "costs", "datasets", "report", "protocols")
+_CORE_MODULES = ("space", "isomorphism", "dag", "scaling", "costs", "datasets", "report", "protocols", "base_lrs",
+                 "data/base_lrs.json")
 
 
 def ops_mask(ops: tuple[str, ...]) -> int:
@@ -40,7 +42,7 @@ def ops_mask(ops: tuple[str, ...]) -> int:
 def _core_digest() -> int:
     digest = hashlib.sha256()
     for name in _CORE_MODULES:
-        digest.update(files("archscale").joinpath(f"{name}.py").read_bytes())
+        digest.update(files("archscale").joinpath(name if "." in name else f"{name}.py").read_bytes())
     return int(digest.hexdigest()[:15], 16)  # fits a BIGINT
 
 
@@ -65,6 +67,7 @@ def ensure_protocol(conn: sa.Connection, spec: ProtocolSpec) -> int:
 
 def sync_reference_data(conn: sa.Connection, force: bool = False) -> bool:
     """Make datasets, protocols and architectures match the science core; True if it wrote."""
+    sync_base_lrs(conn)  # a few rows, cheap: checked on every start (archscale/data/base_lrs.json)
     digest = _core_digest()
     stored = conn.execute(sa.select(Meta.value).where(Meta.key == REFERENCE_DIGEST)).scalar()
     n_archs = conn.execute(sa.select(sa.func.count()).select_from(Architecture)).scalar_one()

@@ -64,9 +64,10 @@ class RunSpec:
 def check_trainable(arch_index: int, scaling: str) -> None:
     """The service policy (docs/science.md): an arch-aware run of a degenerate cell (S = 0) is
     refused, since the LR rule is undefined for it; standard and mup train it like any cell."""
-    if scaling == "arch-aware" and nb201_lr(arch_index, base_lr=1.0).degenerate:
+    if scaling in ("arch-aware", "arch-aware-derived") and nb201_lr(arch_index, base_lr=1.0).degenerate:
         raise InvalidField(f"arch {arch_index} has no input->output path through non-zero edges (S = 0): the "
-                           "arch-aware LR rule is undefined for it; submit it with scaling 'standard' or 'mup'",
+                           "arch-aware LR rule is undefined for it; submit it with scaling 'standard', 'standard-tuned', "
+                           "'per-arch-searched' or 'mup'",
                            "arch")
 
 

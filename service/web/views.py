@@ -26,6 +26,7 @@ from service.api.routes.leaderboard import leaderboard_page, view_keys  # the AP
 from service.api.query import validate_query
 from service.api.sources import parse_source, resolve_split, source_info
 from service.schemas.rankings import DEFAULT_KS, KendallQuery, LeaderboardQuery
+from service.storage.base_lrs import lr_used
 from service.storage.models import EpochMetric, FinalResult, Protocol, Run
 from service.storage.readmodel import Snapshot
 
@@ -72,14 +73,15 @@ def arch_view(snapshot: Snapshot, index: int) -> dict[str, Any]:
 def arch_runs(session: Session, index: int, limit: int = 40) -> dict[str, Any]:
     """The runs of one cell (newest first) with final fingerprints, and per-epoch curves as SVG."""
     rows = session.execute(
-        sa.select(Run, Protocol.name, Protocol.version, Protocol.fingerprint, FinalResult.fingerprint)
+        sa.select(Run, Protocol.name, Protocol.version, Protocol.fingerprint, FinalResult.fingerprint,
+                  FinalResult.extra)
         .join(Protocol, Protocol.id == Run.protocol_id)
         .outerjoin(FinalResult, FinalResult.run_id == Run.id)
         .where(Run.arch_index == index).order_by(Run.id.desc()).limit(limit)).all()
     runs = [{"id": run.id, "dataset": run.dataset, "scaling": run.scaling, "protocol": f"{name}@v{version}",
              "protocol_fingerprint": p_fp, "seed": run.seed, "precision": run.precision, "status": run.status,
-             "epoch": run.progress_epoch, "total": run.total_epochs, "fingerprint": r_fp}
-            for run, name, version, p_fp, r_fp in rows]
+             "epoch": run.progress_epoch, "total": run.total_epochs, "fingerprint": r_fp, **lr_used(extra)}
+            for run, name, version, p_fp, r_fp, extra in rows]
     curves: dict[int, list[EpochMetric]] = {}
     if runs:
         for metric in session.scalars(sa.select(EpochMetric).where(EpochMetric.run_id.in_([r["id"] for r in runs]))

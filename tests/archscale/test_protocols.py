@@ -27,9 +27,11 @@ def test_fingerprints_differ_between_protocols():
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(UnknownProtocol, match="use one of nb201-200, nb201-12, smoke"):
         get_protocol("nb201-100")
-    with pytest.raises(UnknownScaling, match="use one of arch-aware, standard, mup"):
+    with pytest.raises(UnknownScaling, match="use one of arch-aware, arch-aware-derived, standard, standard-tuned, "
+                                             "per-arch-searched, mup"):
         get_scaling("he")
-    assert set(SCALINGS) == {"arch-aware", "standard", "mup"}
+    assert set(SCALINGS) == {"arch-aware", "arch-aware-derived", "standard", "standard-tuned", "per-arch-searched",
+                             "mup"}
 
 
 def test_run_key_and_fingerprint_depend_on_every_field():

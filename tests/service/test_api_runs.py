@@ -34,7 +34,7 @@ def test_submit_is_idempotent(api):
 def test_run_detail_shows_progress_curve_and_result(api):
     wipe_runs(api.db)
     run_id = api.post("/v1/runs", json={"arch": 6111, "dataset": "cifar100", "protocol": "smoke",
-                                        "seeds": [5]}).json()["runs"][0]["id"]
+                                        "scaling": "standard", "seeds": [5]}).json()["runs"][0]["id"]
     queued = api.get(f"/v1/runs/{run_id}").json()
     assert queued["status"] == "queued" and queued["progress"] == {"epoch": 0, "total": get_protocol("smoke").epochs}
     with api.db.transaction() as session:
@@ -102,3 +102,33 @@ def test_batch_limits(api):
     status = api.get(f"/v1/batches/{body['id']}").json()
     assert status["total"] == 0 and status["done"] and len(status["errors"]) == 2
     assert api.get("/v1/batches/123456789").status_code == 404
+
+
+def test_unknown_base_lr_is_a_422_naming_dataset_recipe_and_the_command(api):
+    wipe_runs(api.db)
+    for path, body in (("/v1/runs", {"arch": 6111, "dataset": "cifar100", "protocol": "smoke", "seeds": [5]}),
+                       ("/v1/batches", {"archs": [6111, 1], "dataset": "cifar10-valid", "protocol": "nb201-200",
+                                        "scaling": "arch-aware-derived", "seeds": [5]})):
+        answer = api.post(path, json=body)
+        assert answer.status_code == 422, answer.text
+        recipe = body.get("scaling", "arch-aware")
+        message = answer.text
+        assert f"dataset {body['dataset']!r}" in message and f"recipe {recipe!r}" in message
+        assert f"rebench base-lr --dataset {body['dataset']} --recipe {recipe} --protocol {body['protocol']}" in message
+    with api.db.engine.connect() as conn:  # nothing was queued
+        assert conn.execute(sa.select(sa.func.count()).select_from(Run)).scalar_one() == 0
+    # the released default for CIFAR-10 is known: accepted
+    assert api.post("/v1/runs", json={"arch": 6111, "dataset": "cifar10", "protocol": "nb201-200",
+                                      "seeds": [5]}).status_code == 202
+
+
+def test_base_lrs_lists_values_with_provenance(api):
+    rows = api.get("/v1/base-lrs", params={"dataset": "cifar10"}).json()["base_lrs"]
+    released = next(r for r in rows if (r["recipe"], r["protocol"], r["origin"]) ==
+                    ("arch-aware", "nb201-200", "released-default"))
+    assert released["value"] == 0.46 and "main.py" in released["note"]
+    in_force = [r for r in rows if r["active"] and (r["recipe"], r["protocol"]) == ("arch-aware", "nb201-200")]
+    assert len(in_force) == 1
+    assert all(r["dataset"] == "cifar10" for r in rows)
+    assert {r["origin"] for r in rows} <= {"searched", "released-default", "manual"}
+    assert "rebench base-lr" in api.get("/v1/base-lrs").json()["how_to_add"]

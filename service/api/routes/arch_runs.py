@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from archscale.space import cell_at, format_arch
 from service.schemas.patterns import ARCH_REF_PATTERN
 from service.schemas.common import ERROR_RESPONSES, EXAMPLE_ARCH, DatasetName, PrecisionName, ScalingName
-from service.storage.models import Protocol, Run
+from service.storage.models import FinalResult, Protocol, Run
 from service.schemas.patterns import PROTOCOL_PATTERN
+from service.storage.base_lrs import lr_used
 from service.storage.runs import resolve_protocol
 
 from ..deps import AppState, get_state, path_arch_index
@@ -47,7 +48,8 @@ def list_arch_runs(
     index = path_arch_index(arch)  # as GET /v1/archs/{arch}: 404 outside the space, 422 malformed
     with field_errors("query"):
         spec = resolve_protocol(protocol, "protocol") if protocol is not None else None
-    query = (sa.select(Run, Protocol).join(Protocol, Protocol.id == Run.protocol_id)
+    query = (sa.select(Run, Protocol, FinalResult.extra).join(Protocol, Protocol.id == Run.protocol_id)
+             .outerjoin(FinalResult, FinalResult.run_id == Run.id)
              .where(Run.arch_index == index)
              .order_by(Run.dataset, Run.scaling, Protocol.name, Run.precision, Run.seed))
     if dataset is not None:
@@ -65,6 +67,7 @@ def list_arch_runs(
         runs = [{"id": run.id, "dataset": run.dataset, "scaling": run.scaling, "protocol": protocol_out(proto),
                  "seed": run.seed, "precision": run.precision, "status": run.status,
                  "served_from_run_id": run.served_from_run_id,
-                 "progress": {"epoch": run.progress_epoch, "total": run.total_epochs}}
-                for run, proto in rows]
+                 "progress": {"epoch": run.progress_epoch, "total": run.total_epochs},
+                 **lr_used(extra)}  # which base LR (and origin) each number used
+                for run, proto, extra in rows]
     return {"arch_index": index, "arch_str": format_arch(cell_at(index)), "runs": runs}

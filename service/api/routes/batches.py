@@ -10,7 +10,9 @@ from service.schemas.batches import BatchAccepted, BatchCreate, BatchOut
 from service.schemas.common import ERROR_RESPONSES
 from service.storage.batches import BatchItem, batch_status, create_batch
 from service.storage.errors import InvalidField
+from service.storage.base_lrs import require_base_lr
 from service.storage.runs import RunSpec, check_trainable, resolve_arch_index, resolve_protocol
+from service.storage.runspec import resolve_dataset, resolve_scaling
 from service.storage.serving import arch_of_runs
 
 from ..deps import AppState, get_state, require_api_key
@@ -29,6 +31,8 @@ def submit_batch(body: BatchCreate, state: AppState = Depends(get_state),
                             f"{-(-len(body.archs) // limit)} batches", ["body", "archs"], "too_long")
     with field_errors("body"):
         protocol = resolve_protocol(body.protocol)
+    with state.db.transaction() as session, field_errors("body"):  # 422 now, not NoBaseLR in the worker later
+        require_base_lr(session, resolve_dataset(body.dataset), resolve_scaling(body.scaling), protocol.name)
     seeds = list(dict.fromkeys(body.seeds))
     items, errors = [], []
     for position, arch in enumerate(body.archs):

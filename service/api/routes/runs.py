@@ -10,6 +10,7 @@ from archscale.space import cell_at, format_arch
 from service.schemas.common import ERROR_RESPONSES
 from service.schemas.runs import RunCreate, RunOut, RunsAccepted
 from service.storage.models import Protocol, Run
+from service.storage.base_lrs import require_base_lr
 from service.storage.results import get_curve, get_final_result
 from service.storage.dedup import create_runs_dedup
 from service.storage.runs import RunSpec, get_run, request_cancel
@@ -37,6 +38,8 @@ def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
     with field_errors("body"):
         specs = [RunSpec.resolve(body.arch, body.dataset, body.scaling, body.protocol, seed, body.precision)
                  for seed in dict.fromkeys(body.seeds)]
+    with state.db.transaction() as session, field_errors("body"):  # 422 now, not NoBaseLR in the worker later
+        require_base_lr(session, specs[0].dataset, specs[0].scaling, specs[0].protocol.name)
     with state.db.transaction() as session:
         created = create_runs_dedup(session, specs, "exact", api_key_id=key_id, queue=state.dispatcher.queue)
         protocol = session.get(Protocol, session.get(Run, created[0].id).protocol_id)  # type: ignore[union-attr]

@@ -19,6 +19,8 @@ from archscale.training import (
     cosine_factor,
     train_run,
 )
+from archscale.base_lrs import BaseLREntry
+from archscale.training.base_lr import write_cache
 from archscale.training.checkpoint import CHECKPOINT_NAME
 
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -27,6 +29,8 @@ RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_c
 @pytest.fixture
 def spec(cifar10_root, tiny_protocol, tmp_path) -> RunSpec:
     root, _ = cifar10_root
+    for recipe in ("arch-aware", "arch-aware-derived"):  # base LRs are per protocol: the test protocol's
+        write_cache(BaseLREntry("cifar10", recipe, tiny_protocol.name, 0.46, "manual", note="test"), tmp_path / "cache")
     return RunSpec(arch=RESNET, dataset="cifar10", scaling="arch-aware", protocol=tiny_protocol.name, seed=777,
                    data_root=root, device="cpu", cache_dir=tmp_path / "cache")
 
@@ -34,7 +38,7 @@ def spec(cifar10_root, tiny_protocol, tmp_path) -> RunSpec:
 def test_cosine_is_stepped_per_epoch_from_the_scaled_lr(spec):
     result = train_run(replace(spec, epochs=3))
     lr = 0.46 / math.sqrt(28)
-    assert result.lr == pytest.approx(lr) and result.base_lr_source == "builtin"
+    assert result.lr == pytest.approx(lr) and result.base_lr_source == "cache"
     assert [e["lr"] for e in result.epochs] == pytest.approx([lr * cosine_factor(e, 3) for e in range(3)])
     assert cosine_factor(0, 200) == 1 and cosine_factor(100, 200) == pytest.approx(0.5)
     assert cosine_factor(199, 200) == pytest.approx(0.5 * (1 + math.cos(math.pi * 199 / 200)))
@@ -66,7 +70,8 @@ def test_result_has_metrics_fingerprint_and_provenance_and_is_json(spec):
 def test_fingerprint_changes_with_what_changes_results(spec):
     base = train_run(replace(spec, epochs=1)).fingerprint
     assert train_run(replace(spec, epochs=1)).fingerprint == base
-    for change in (dict(seed=778), dict(base_lr=0.3), dict(scaling="standard"), dict(init_degree="source")):
+    for change in (dict(seed=778), dict(base_lr=0.3), dict(scaling="standard"), dict(scaling="arch-aware-derived"),
+                   dict(scaling="arch-aware-derived", init_degree="source")):
         assert train_run(replace(spec, epochs=1, **change)).fingerprint != base, change
 
 
@@ -135,7 +140,8 @@ def test_standard_and_mup_train(spec):
 
 @pytest.mark.parametrize("field,value,match", [
     ("dataset", "cifar11", "use one of cifar10-valid, cifar10"),
-    ("scaling", "he", "use one of arch-aware, standard, mup"),
+    ("scaling", "he", "use one of arch-aware, arch-aware-derived, standard"),
+    ("init_degree", "source", "only scaling 'arch-aware-derived'"),
     ("protocol", "nb201-100", "use one of nb201-200"),
     ("arch", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op"),
     ("arch", 15625, "outside 0..15624"),
@@ -168,3 +174,24 @@ def test_plain_and_fast_paths_train_the_same_run_up_to_rounding(spec):
     plain = train_run(replace(spec, epochs=1, fast=False))
     assert fast.fingerprint == plain.fingerprint  # layout is not part of the result's identity
     assert plain.epochs[0]["train_loss"] == pytest.approx(fast.epochs[0]["train_loss"], rel=1e-3)
+
+
+def test_per_arch_searched_trains_at_its_own_searched_lr_and_stores_the_grid(spec):
+    dead = "|none~0|+|none~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|"  # S = 0: still searchable
+    for arch in (RESNET, dead):
+        result = train_run(replace(spec, arch=arch, scaling="per-arch-searched", epochs=1))
+        search = result.init["lr_rule"]["search"]
+        assert len(search["grid"]) == len(search["losses"]) == 12 and result.lr == search["lr"] == result.base_lr
+        finite = [(lr, loss) for lr, loss in zip(search["grid"], search["losses"]) if loss is not None]
+        best = min(loss for _, loss in finite)
+        assert result.lr == max(lr for lr, loss in finite if loss == best)  # the largest LR at the smallest loss
+        assert result.base_lr_source == "per-arch-search" and result.init["recipe"].startswith("arch-aware@")
+    assert result.fingerprint_fields["extra"]["lr_search_grid"] == search["grid"]
+
+
+def test_standard_tuned_uses_its_own_base_lr_for_every_cell(spec, tmp_path):
+    write_cache(BaseLREntry("cifar10", "standard-tuned", spec.protocol, 0.2, "manual", note="test"),
+                tmp_path / "cache")
+    for arch in (RESNET, 6111):
+        result = train_run(replace(spec, arch=arch, scaling="standard-tuned", epochs=1))
+        assert result.lr == result.base_lr == 0.2 and result.init["scheme"] == "pytorch-default"
