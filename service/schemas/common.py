@@ -10,7 +10,7 @@ from archscale.datasets import DATASETS
 from archscale.protocols import PRECISIONS, SCALINGS
 
 __all__ = ["DatasetName", "ScalingName", "PrecisionName", "ErrorItem", "ErrorResponse", "ProtocolInfo",
-           "ERROR_RESPONSES", "EXAMPLE_ARCH"]
+           "ERROR_RESPONSES", "NO_BASE_LR_RESPONSES", "EXAMPLE_ARCH"]
 
 DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 ScalingName = Literal[tuple(SCALINGS)]  # type: ignore[valid-type]
@@ -40,6 +40,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                        (422, "invalid field: the message names it and the fix"),
                        (503, "database not ready or warming up"))
 }
+#: the write operations that need a stored base LR (service.storage.base_lrs.require_base_lr)
+NO_BASE_LR_RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 409: ERROR_RESPONSES[422] | {
+    "description": "no base LR stored for this dataset and recipe (no_base_lr): the message names the "
+                   "`rebench base-lr` command that finds one"}}
 
 
 class ProtocolInfo(BaseModel):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from archscale.base_lrs import (BASE_LR_RECIPES, ORIGIN_PRECEDENCE, BaseLREntry, fix_command, precedence,
                                 reference_entries)
 
-from .errors import InvalidField
+from .errors import InvalidField, NoBaseLRStored
 from .models import BaseLR, utcnow
 
 __all__ = ["ORIGIN_PRECEDENCE", "base_lr_value", "store_entry", "sync_base_lrs", "active_base_lr", "list_base_lrs",
@@ -93,12 +93,12 @@ def base_lr_value(db, dataset: str, scaling: str, protocol: str) -> tuple[float 
 
 
 def require_base_lr(session: Session, dataset: str, scaling: str, protocol: str) -> float | None:
-    """The base LR a run of ``scaling`` will use, or InvalidField (HTTP 422) naming the fix."""
+    """The base LR a run of ``scaling`` will use, or NoBaseLRStored (HTTP 409) naming the fix."""
     if scaling not in BASE_LR_RECIPES:
         return None
     row = active_base_lr(session, dataset, scaling, protocol)
     if row is None:
-        raise InvalidField(
+        raise NoBaseLRStored(
             f"no base LR is known for dataset {dataset!r} under recipe {scaling!r} and protocol {protocol!r}, so "
             f"this run could not train; find one with `{fix_command(dataset, scaling, protocol)} --data-root PATH` "
             "(GET /v1/base-lrs lists the known ones)", "dataset")

@@ -3,7 +3,7 @@ maps them to 4xx answers (``service.api.errors``), the CLI to a red line and exi
 
 from __future__ import annotations
 
-__all__ = ["StorageError", "InvalidField", "NotFound", "Conflict", "ResultConflict", "OverLimit"]
+__all__ = ["StorageError", "InvalidField", "NotFound", "Conflict", "ResultConflict", "OverLimit", "NoBaseLRStored"]
 
 
 class StorageError(Exception):
@@ -51,3 +51,11 @@ class OverLimit(StorageError):
 
     status_code = 403
     kind = "over_limit"
+
+
+class NoBaseLRStored(Conflict):
+    """A valid submission whose (dataset, recipe, protocol) has no base LR in the table yet: the
+    server's state refuses it, not the request (the same request succeeds after `rebench base-lr`),
+    hence 409, not 422 -- a schema-driven client cannot foresee the table."""
+
+    kind = "no_base_lr"

@@ -24,9 +24,28 @@ def alembic_config() -> Config:
 def upgrade(engine: sa.Engine, revision: str = "head") -> str:
     """Migrate ``engine``'s database to ``revision``; returns the revision it ends at."""
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # Batch mode rebuilds a table on SQLite (copy, DROP, rename). With foreign keys on, the
+            # DROP of `runs` cascades to every epoch row and result: off for the migration (it is a
+            # no-op inside a transaction, hence before BEGIN), checked after, on again.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.commit()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} rows pointing at missing parents, "
+                                       f"e.g. {broken[:3]}: restore the database file from its backup")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     return current_revision(engine) or ""
 
 

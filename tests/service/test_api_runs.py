@@ -104,13 +104,13 @@ def test_batch_limits(api):
     assert api.get("/v1/batches/123456789").status_code == 404
 
 
-def test_unknown_base_lr_is_a_422_naming_dataset_recipe_and_the_command(api):
+def test_unknown_base_lr_is_a_409_naming_dataset_recipe_and_the_command(api):
     wipe_runs(api.db)
     for path, body in (("/v1/runs", {"arch": 6111, "dataset": "cifar100", "protocol": "smoke", "seeds": [5]}),
                        ("/v1/batches", {"archs": [6111, 1], "dataset": "cifar10-valid", "protocol": "nb201-200",
                                         "scaling": "arch-aware-derived", "seeds": [5]})):
         answer = api.post(path, json=body)
-        assert answer.status_code == 422, answer.text
+        assert answer.status_code == 409 and answer.json()["detail"][0]["type"] == "no_base_lr", answer.text
         recipe = body.get("scaling", "arch-aware")
         message = answer.text
         assert f"dataset {body['dataset']!r}" in message and f"recipe {recipe!r}" in message

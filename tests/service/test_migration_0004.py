@@ -70,6 +70,8 @@ def test_0004_relabels_what_ran_and_recomputes_keys(old_database):
         with db.engine.connect() as conn:
             runs = {r.id: r for r in conn.execute(sa.text("SELECT id, scaling, key FROM runs"))}
             metrics = dict(conn.execute(sa.text("SELECT run_id, scaling FROM final_metrics")).all())
+            # SQLite rebuilds `runs` in 0003 (batch mode): its results must survive (no FK cascade).
+            assert conn.execute(sa.text("SELECT count(*) FROM final_results")).scalar_one() == 3
             shipped = conn.execute(sa.text("SELECT value, origin FROM base_lrs WHERE dataset = 'cifar10' AND "
                                            "recipe = 'arch-aware' AND protocol = 'nb201-200'")).all()
         assert {i: r.scaling for i, r in runs.items()} == {1: "arch-aware-derived", 2: "arch-aware-derived",

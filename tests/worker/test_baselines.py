@@ -1,7 +1,7 @@
 """The fair baselines end to end in the embedded deployment (SQLite, worker child, CPU, tiny data):
 a real `rebench base-lr` search stored in the database, then `standard-tuned` (one searched LR) and
 `per-arch-searched` (each run searches its own LR grid) through the API, a batch, the leaderboard
-and Kendall; a submission without a base LR gets 422 naming dataset, recipe and the command."""
+and Kendall; a submission without a base LR gets 409 naming dataset, recipe and the command."""
 
 from __future__ import annotations
 
@@ -54,17 +54,17 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
         assert searched["origin"] == "searched" and searched["active"] and searched["seeds"] == [777, 888]
         assert searched["grid"] == [0.02, 0.2] and set(searched["losses"]) == {"777", "888"}
 
-        # unknown base LR: 422 before anything is queued, naming dataset, recipe and the fixing command
+        # unknown base LR: 409 before anything is queued, naming dataset, recipe and the fixing command
         refused = httpx.post(f"{url}/v1/runs", headers=headers, timeout=10,
                              json={"arch": 6111, "dataset": "cifar10", "scaling": "standard-tuned",
                                    "protocol": "nb201-12", "seeds": [1]})
-        assert refused.status_code == 422, refused.text
+        assert refused.status_code == 409, refused.text
         assert "'cifar10'" in refused.text and "'standard-tuned'" in refused.text
         assert "rebench base-lr --dataset cifar10 --recipe standard-tuned --protocol nb201-12" in refused.text
         batch_refused = httpx.post(f"{url}/v1/batches", headers=headers, timeout=10,
                                    json={"archs": [6111], "dataset": "cifar100", "scaling": "arch-aware",
                                          "protocol": "smoke", "seeds": [1]})
-        assert batch_refused.status_code == 422 and "--recipe arch-aware" in batch_refused.text
+        assert batch_refused.status_code == 409 and "--recipe arch-aware" in batch_refused.text
 
         tuned = [httpx.post(f"{url}/v1/runs", headers=headers, timeout=10,
                             json={"arch": arch, "dataset": "cifar10", "scaling": "standard-tuned", "protocol": "smoke",

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 
 from service.schemas.batches import BatchAccepted, BatchCreate, BatchOut
-from service.schemas.common import ERROR_RESPONSES
+from service.schemas.common import ERROR_RESPONSES, NO_BASE_LR_RESPONSES
 from service.storage.batches import BatchItem, batch_status, create_batch
 from service.storage.errors import InvalidField
 from service.storage.base_lrs import require_base_lr
@@ -21,7 +21,7 @@ from ..errors import ApiError, field_errors
 router = APIRouter(tags=["batches"])
 
 
-@router.post("/v1/batches", status_code=202, response_model=BatchAccepted, responses=ERROR_RESPONSES,
+@router.post("/v1/batches", status_code=202, response_model=BatchAccepted, responses=NO_BASE_LR_RESPONSES,
              summary="Queue up to 1,000 archs; invalid items are reported, valid ones accepted")
 def submit_batch(body: BatchCreate, state: AppState = Depends(get_state),
                  key_id: int = Depends(require_api_key)) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response
 from service.schemas.campaigns import CampaignAccepted, CampaignCreate, CampaignOut
 from service.schemas.common import ERROR_RESPONSES
 from service.storage.campaign_status import campaign_status
+from service.storage.base_lrs import require_base_lr
 from service.storage.campaigns import cancel_campaign, create_campaign, get_campaign, normalise_request
 from service.storage.errors import StorageError
 from service.storage.nb201_times import find_cost_file
@@ -50,7 +51,8 @@ def _status(state: AppState, campaign_id: int) -> dict[str, Any]:
 @router.post("/v1/campaigns", status_code=201, response_model=CampaignAccepted, responses={
     **ERROR_RESPONSES, 200: {"model": CampaignAccepted, "description": "the same request again: the campaign as it is"},
     403: ERROR_RESPONSES[422] | {"description": "over this server's MAX_CAMPAIGN_RUNS (over_limit)"},
-    404: ERROR_RESPONSES[422] | {"description": "the selector matches no trainable arch"}},
+    404: ERROR_RESPONSES[422] | {"description": "the selector matches no trainable arch"},
+    409: ERROR_RESPONSES[422] | {"description": "no base LR stored for a dataset and recipe (no_base_lr)"}},
              summary="Create a campaign (all archs or a filter) in bulk; the same request again returns it (200)")
 def create(body: CampaignCreate, response: Response, background: BackgroundTasks,
            state: AppState = Depends(get_state), key_id: int = Depends(require_api_key)) -> dict[str, Any]:
@@ -59,6 +61,9 @@ def create(body: CampaignCreate, response: Response, background: BackgroundTasks
         request = normalise_request(body.model_dump(exclude_none=False) | {
             "selector": body.selector.model_dump(exclude_none=True)}, protocol)
         with state.db.transaction() as session:
+            for dataset in request["datasets"]:  # 409 now, not NoBaseLR in a worker for every run later
+                for scaling in request["scalings"]:
+                    require_base_lr(session, dataset, scaling, protocol.name)
             made = create_campaign(session, request, protocol, key_id, state.settings.max_campaign_runs,
                                        queue=state.dispatcher.campaign_queue)
     except StorageError as exc:

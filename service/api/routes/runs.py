@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 
 from archscale.space import cell_at, format_arch
-from service.schemas.common import ERROR_RESPONSES
+from service.schemas.common import ERROR_RESPONSES, NO_BASE_LR_RESPONSES
 from service.schemas.runs import RunCreate, RunOut, RunsAccepted
 from service.storage.models import Protocol, Run
 from service.storage.base_lrs import require_base_lr
@@ -28,7 +28,7 @@ def protocol_out(protocol: Protocol) -> dict[str, Any]:
             "epochs": int(protocol.spec.get("epochs", 0)), "description": protocol.spec.get("description", "")}
 
 
-@router.post("/v1/runs", status_code=202, response_model=RunsAccepted, responses=ERROR_RESPONSES,
+@router.post("/v1/runs", status_code=202, response_model=RunsAccepted, responses=NO_BASE_LR_RESPONSES,
              summary="Queue one arch x setting x scaling x protocol, one run per seed (idempotent)")
 def submit_runs(body: RunCreate, state: AppState = Depends(get_state),
                 key_id: int = Depends(require_api_key)) -> dict[str, Any]:
