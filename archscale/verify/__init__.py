@@ -19,6 +19,8 @@ from __future__ import annotations
 from . import experiments as _experiments  # noqa: F401  (registers init, mlp-depth, mlp-topology, cnn)
 from . import mup_compare as _mup_compare  # noqa: F401  (registers mup)
 from . import nb201_lr as _nb201_lr  # noqa: F401  (registers nb201-lr)
+from . import topology_sample as _topology_sample  # noqa: F401  (registers topology)
+from . import update_scale as _update_scale  # noqa: F401  (registers update-scale)
 from .registry import EXPERIMENTS, Experiment, UnknownExperiment, get_experiment, run_experiment
 
 __all__ = ["EXPERIMENTS", "Experiment", "UnknownExperiment", "get_experiment", "run_experiment"]

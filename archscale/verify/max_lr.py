@@ -72,6 +72,13 @@ class SearchConfig:
     #: > 0: random crop with this zero padding + horizontal flip per batch (images N x C x H x W),
     #: drawn from the seed, identical for every LR
     augment_pad: int = 0
+    #: True: a run fails above ``blowup`` x max(ln classes, its first step's loss). Networks
+    #: whose logits are large at init (the released MLP's readout: loss 10-50 nats before
+    #: training) would otherwise "diverge" at step 0 at every LR
+    blowup_from_initial_loss: bool = False
+    #: True: LRs below the best that failed count toward ``patience`` too (a run that is too
+    #: slow to beat chance in one epoch does not get faster at a smaller LR)
+    failed_below_counts: bool = False
 
     def multiplier(self, name: str) -> float:
         return next((m for prefix, m in self.lr_multipliers.items() if name.startswith(prefix)), 1.0)
@@ -157,6 +164,7 @@ def train_one_epoch(net: ReplicatedNet, x: torch.Tensor, y: torch.Tensor, lrs: l
     rates = torch.tensor(lrs, dtype=torch.float32, device=device)
     tail_sum = torch.zeros(len(lrs), dtype=torch.float64, device=device)
     final = [0.0] * len(lrs)
+    limit = None  # the blowup threshold, fixed at the first step
     for step in range(steps):
         batch = order[step * config.batch_size:(step + 1) * config.batch_size]
         xb = x[batch] if config.augment_pad == 0 else augment(x[batch], config.augment_pad, aug_gen)
@@ -181,7 +189,10 @@ def train_one_epoch(net: ReplicatedNet, x: torch.Tensor, y: torch.Tensor, lrs: l
             value = loss.detach().double()
             if step >= tail_start:
                 tail_sum[active] += value
-            bad = ~torch.isfinite(value) | (value > config.blowup * math.log(c))
+            if limit is None:
+                first = float(value.max()) if config.blowup_from_initial_loss else 0.0
+                limit = config.blowup * max(math.log(c), first if math.isfinite(first) else 0.0)
+            bad = ~torch.isfinite(value) | (value > limit)
         if bad.any():
             for i in active[bad].tolist():
                 final[i] = math.inf
@@ -210,7 +221,8 @@ def grid_search(net: ReplicatedNet, x: torch.Tensor, y: torch.Tensor, seed: int,
         finite = [lr for lr in lrs if math.isfinite(result.losses[lr])]
         if finite:
             best = min(finite, key=lambda lr: result.losses[lr])
-            if sum(1 for lr in finite if lr < best) >= config.patience:
+            below = lrs if config.failed_below_counts else finite
+            if sum(1 for lr in below if lr < best) >= config.patience:
                 break
     result.seconds = time.perf_counter() - start
     return result
