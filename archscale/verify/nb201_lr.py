@@ -15,6 +15,7 @@ cosine schedule steps per epoch, so epoch 1 runs at the full LR).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -74,12 +75,7 @@ def spread_cells(count: int, seed: int = 0) -> list[str]:
     For each log-spaced target between the smallest and largest S, the nearest S value not
     taken yet, then one cell with that S at random (seeded).
     """
-    by_s: dict[int, list[str]] = {}
-    for cell in all_cells():
-        s = nb201_lr(cell, base_lr=1.0).s
-        text = format_arch(cell)
-        if s > 0 and text != BASE_CELL:
-            by_s.setdefault(s, []).append(text)
+    by_s = _cells_by_s()
     values = sorted(by_s)
     if not 1 <= count <= len(values):
         raise ValueError(f"cells={count}: use 1..{len(values)} (distinct non-zero S values in NB201)")
@@ -92,6 +88,18 @@ def spread_cells(count: int, seed: int = 0) -> list[str]:
         taken.add(s)
         picked.append(rng.choice(sorted(by_s[s])))
     return sorted(picked, key=lambda a: nb201_lr(a, base_lr=1.0).s)
+
+
+@functools.lru_cache(maxsize=1)
+def _cells_by_s() -> dict[int, list[str]]:
+    """Every NB201 cell with S > 0 except the base, grouped by S (computed once: 15,625 cells)."""
+    by_s: dict[int, list[str]] = {}
+    for cell in all_cells():
+        s = nb201_lr(cell, base_lr=1.0).s
+        text = format_arch(cell)
+        if s > 0 and text != BASE_CELL:
+            by_s.setdefault(s, []).append(text)
+    return by_s
 
 
 def _registry_predictor(setup: NB201Setup) -> Callable[[Candidate, float], float]:

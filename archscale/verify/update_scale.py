@@ -60,7 +60,7 @@ def one_step_change(net: VariantMLP, params: Params, x: torch.Tensor, y: torch.T
         z1, logits1 = net.forward_all(stepped, x)
         delta_f = (logits1 - logits0.detach())[0].norm(dim=1).mean()
         dz2 = [float((b - a.detach()).pow(2).mean()) for a, b in zip(z0, z1)]
-    return {"delta_f": float(delta_f), "vertex_dz2": dz2, "loss": float(loss)}
+    return {"delta_f": float(delta_f), "vertex_dz2": dz2, "loss": float(loss.detach())}
 
 
 def _fed_vertices(adjacency: str) -> list[int]:
