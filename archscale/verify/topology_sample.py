@@ -15,6 +15,7 @@ logits' RMS), since the misses of ``mlp-topology`` tracked it.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import asdict, replace
@@ -41,7 +42,7 @@ __all__ = ["uniform_sample", "is_trivial", "TOPOLOGY_SETUP", "output_scale", "ru
 #: 10-50 nats, does not beat chance in one epoch of 10k or 25k), width 64 and one seed:
 #: what the shared 2-core CPU affords for seven sweeps of 33 networks
 TOPOLOGY_SETUP = {False: LRSetup(width=64, images=50_000, seeds=(0,), grid=log_grid(1 / 256, 16)),
-                  True: LRSetup(width=32, images=10_000, seeds=(0,), grid=log_grid(1 / 256, 32, per_octave=1), batch_size=32)}
+                  True: LRSetup(width=16, images=10_000, seeds=(0,), grid=log_grid(1 / 256, 32, per_octave=1), batch_size=32)}
 SAMPLE_SIZE = 32
 #: an ablation sweeps the first 12 non-trivial DAGs of the sample (a uniform subsample fixed
 #: before any result): seven full sweeps do not fit the CPU; compare on the same DAGs
@@ -49,9 +50,14 @@ ABLATION_DAGS = 12
 FAST_DAGS = ["1_11_111_0011", "2_02_002_0002", "2_22_222_2222"]
 
 
+@functools.lru_cache(maxsize=4)
+def _with_path(vertices: int) -> tuple[str, ...]:
+    return tuple(a for a in all_adjacencies(vertices) if sum_l3(from_adjacency(a), 1) > 0)
+
+
 def uniform_sample(count: int, seed: int = 0, vertices: int = 5) -> list[str]:
     """``count`` distinct DAGs drawn uniformly (seeded) from those with an input->output path."""
-    valid = [a for a in all_adjacencies(vertices) if sum_l3(from_adjacency(a), 1) > 0]
+    valid = list(_with_path(vertices))
     if not 1 <= count <= len(valid):
         raise ValueError(f"count={count}: use 1..{len(valid)}")
     return random.Random(seed).sample(valid, count)
@@ -125,16 +131,12 @@ def run_topology(variant: MLPVariant, adjs: list[str], setup: LRSetup, label: st
                "reproduced": bool(nt.get("r_log") is not None and nt["r_log"] >= 0.8)}
     config = {**asdict(setup), "grid": [round(v, 6) for v in setup.grid], "offset": OFFSET, "base": base.name,
               "variant": label, "components": variant.as_json(), "dags": adjs, "trivial": sorted(trivial),
-              "sample": f"uniform over the {sum(1 for _ in _valid_5())} 5-vertex DAGs with a path, seed 0",
+              "sample": f"uniform over the {len(_with_path(5))} 5-vertex DAGs with a path, seed 0",
               "init": f"{variant.degree} degree", "readout": variant.readout_lr,
               "optimizer": "SGD, no momentum, no weight decay, 1 epoch, batch 128",
               "failure": "loss not finite or above 10 x max(ln 10, the first step's loss), or final loss >= ln 10",
               "data": f"CIFAR-10 JPEG train, class-balanced subset of {setup.images} (subset seed 0), 32x32, flattened"}
     return {"summary": summary, "config": config, "cnn": False, **result}
-
-
-def _valid_5():
-    return (a for a in all_adjacencies(5) if sum_l3(from_adjacency(a), 1) > 0)
 
 
 def _run(fast: bool, dags: list[str] | None, log: Callable[[str], None], variant: str = "released",
