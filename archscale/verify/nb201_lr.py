@@ -62,7 +62,7 @@ class NB201Setup:
 NB201_SETUPS = {
     "fast": NB201Setup(C=4, N=1, resolution=8, images=640, batch_size=64, seeds=(0,),
                        grid=log_grid(1 / 16, 8, per_octave=1), cells=3),
-    "cpu": NB201Setup(C=8, N=1, resolution=16, images=5_000, batch_size=64, seeds=(0,),
+    "cpu": NB201Setup(C=8, N=1, resolution=16, images=3_000, batch_size=64, seeds=(0,),
                       grid=log_grid(1 / 128, 2), cells=20),
     "paper": NB201Setup(C=16, N=5, resolution=32, images=50_000, batch_size=256, seeds=(777, 888, 999),
                         grid=log_grid(1 / 128, 8), cells=20, device="cuda"),

@@ -36,7 +36,8 @@ from .plots import plot_lr
 from .registry import Experiment, register
 from .topologies import all_adjacencies, chain, validate_adjacency
 
-__all__ = ["uniform_sample", "is_trivial", "TOPOLOGY_SETUP", "output_scale", "run_topology", "split_agreement"]
+__all__ = ["uniform_sample", "is_trivial", "TOPOLOGY_SETUP", "output_scale", "run_topology", "split_agreement",
+           "ablation_table"]
 
 #: full: all 50k images (390 steps, as the released code; its network, whose loss starts at
 #: 10-50 nats, does not beat chance in one epoch of 10k or 25k), width 64 and one seed:
@@ -137,6 +138,31 @@ def run_topology(variant: MLPVariant, adjs: list[str], setup: LRSetup, label: st
               "failure": "loss not finite or above 10 x max(ln 10, the first step's loss), or final loss >= ln 10",
               "data": f"CIFAR-10 JPEG train, class-balanced subset of {setup.images} (subset seed 0), 32x32, flattened"}
     return {"summary": summary, "config": config, "cnn": False, **result}
+
+
+def ablation_table(released: dict[str, Any], ablations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """r(log), slope, within 2x of each ablation against the released variant on the same DAGs.
+
+    The released run covers the whole sample; each ablation a subsample: the released
+    numbers are re-scored on exactly the DAGs the ablation measured (and kept).
+    """
+    def rows_of(result):
+        return {r["name"]: r for r in result["main"]["rows"] if "predicted" in r}
+
+    ref = rows_of(released)
+    table = []
+    for abl in ablations:
+        dags = [d for d in abl["config"]["dags"] if not is_trivial(d)]
+        mine = rows_of(abl)
+        both = [d for d in dags if d in mine and d in ref]
+        a = agreement([mine[d]["predicted"] for d in both], [mine[d]["measured"] for d in both]).as_json()
+        b = agreement([ref[d]["predicted"] for d in both], [ref[d]["measured"] for d in both]).as_json()
+        table.append({"variant": abl["summary"]["variant"], "dags_measured_by_both": len(both),
+                      "excluded": len(dags) - len([d for d in dags if d in mine]),
+                      "r_log": a["r_log"], "slope_log": a["slope_log"], "within_2x": a["within_2x"],
+                      "released_r_log_same_dags": b["r_log"], "delta_r_log": round(a["r_log"] - b["r_log"], 4),
+                      "base_lr": round(abl["main"]["base_lr"], 4)})
+    return table
 
 
 def _run(fast: bool, dags: list[str] | None, log: Callable[[str], None], variant: str = "released",

@@ -21,7 +21,7 @@ def verify(
     readout: Optional[str] = typer.Option(
         None, "--readout", help="LR experiments: readout LR, mup (eta / width, default) | full (eta)."),
     size: Optional[str] = typer.Option(
-        None, "--size", help="nb201-lr: cpu (C=8, N=1, 16x16, 5k images; default) | paper (C=16, N=5, 32x32, 50k)."),
+        None, "--size", help="nb201-lr: cpu (C=8, N=1, 16x16, 3k images; default) | paper (C=16, N=5, 32x32, 50k)."),
     device: Optional[str] = typer.Option(None, "--device", help="nb201-lr: torch device, e.g. cuda (paper size)."),
     variant: Optional[str] = typer.Option(
         None, "--variant", help="topology / update-scale: released (the released code's MLP) | derivation."),
