@@ -159,7 +159,7 @@ def run_nb201_lr(setup: NB201Setup, cells: list[str], log: Callable[[str], None]
 
 
 def _run(fast: bool, dags: list[str] | None, log: Callable[[str], None], size: str = "cpu",
-         device: str | None = None, seeds: int | None = None) -> dict[str, Any]:
+         device: str | None = None) -> dict[str, Any]:
     from dataclasses import replace
 
     name = "fast" if fast else size

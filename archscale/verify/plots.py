@@ -162,6 +162,9 @@ def plot_update_scale(result: dict[str, Any], path: Path) -> bool:
                        facecolors="none", edgecolors=colour, s=18)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        from matplotlib.ticker import NullFormatter
+
+        ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a log axis overlap
         ax.set_xlabel("S = sum over paths of L_p^3")
         ax.set_ylabel("||Δf|| after one SGD step (mean of 10 minibatches)")
         ax.set_title(f"{variant} network, eta0 = {eta0:g} (open: trivial DAGs)", fontsize=9)
