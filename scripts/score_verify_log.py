@@ -7,7 +7,8 @@ their logs are in ``docs/verification/logs/``. This scores those lines exactly a
 experiments do (same rule, same agreement statistics, same trivial-DAG split, the output
 scale measured by the same function), so the numbers in docs/verification.md can be checked.
 
-    PYTHONPATH=. python scripts/score_verify_log.py topology released docs/verification/logs/topology-variant-released.log
+    PYTHONPATH=. python scripts/score_verify_log.py topology released docs/verification/logs/topology-variant-released.log \
+        docs/verification/topology-variant-released-from-log.png
     PYTHONPATH=. python scripts/score_verify_log.py nb201-lr - docs/verification/logs/nb201-lr.log
 """
 
@@ -55,7 +56,8 @@ def score_topology(variant: str, maxima: dict) -> dict:
         if any(v is None for v in lrs):
             rows.append({"name": adj, "excluded": "failed at every LR"})
             continue
-        rows.append({"name": adj, "predicted": rule.lr(dag, base).lr, "measured": _geomean(lrs)})
+        rows.append({"name": adj, "predicted": rule.lr(dag, base).lr, "measured": _geomean(lrs),
+                     "seed_max_lr": lrs, "log2_spread": 0.0})
     trivial = {a for a in maxima if is_trivial(a)}
     split = split_agreement(rows, trivial)
     nontriv = sorted(scales[a]["output_scale"] for a in maxima if a not in trivial)
@@ -65,7 +67,22 @@ def score_topology(variant: str, maxima: dict) -> dict:
                                          "max": round(nontriv[-1], 3)},
             "logit_rms_base": round(output_scale(VariantMLP(from_adjacency(chain(0)), setup.width, VARIANTS[variant]),
                                                  probe)["logit_rms"], 3),
-            "rows": rows}
+            "rows": rows, "base_lr_raw": base, "scales": scales}
+
+
+def plot_topology(result: dict, path: str) -> None:
+    """The experiment's own figure (plots.plot_lr) drawn from the scored log."""
+    from pathlib import Path
+
+    from archscale.verify.plots import plot_lr
+
+    nets = [{"name": n, "kernel": 1, "output_scale": v["output_scale"]} for n, v in result["scales"].items()]
+    plot_lr({"title": f"MLP topology, {result['variant']} network (scored from its log)", "cnn": False,
+             "main": {"rows": [r for r in result["rows"] if "predicted" in r], "base_lr": result["base_lr_raw"],
+                      "agreement": result["agreement"]["all"]},
+             "networks": nets + [{"name": "base", "kernel": 1, "output_scale": 1.0}],
+             "config": {"init": "source degree" if result["variant"] == "released" else "target degree",
+                        "readout": "full" if result["variant"] == "released" else "mup"}}, Path(path))
 
 
 def score_nb201(maxima: dict) -> dict:
@@ -91,4 +108,7 @@ if __name__ == "__main__":
     kind, variant, path = sys.argv[1:4]
     maxima = parse(path)
     result = score_topology(variant, maxima) if kind == "topology" else score_nb201(maxima)
+    if kind == "topology" and len(sys.argv) > 4:  # optional: where to draw the figure
+        plot_topology(result, sys.argv[4])
+    result.pop("scales", None)
     print(json.dumps(result, indent=1, default=float))
