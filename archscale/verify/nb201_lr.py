@@ -181,6 +181,6 @@ def _run(fast: bool, dags: list[str] | None, log: Callable[[str], None], size: s
     return run_nb201_lr(setup, cells, log)
 
 
-register(Experiment("nb201-lr", "NB201 cells: predicted vs 1-epoch maximal LR (arch-aware init)",
+register(Experiment("nb201-lr", "NB201 cells: predicted vs 1-epoch maximal LR",
                     "not in the paper (its rule applied to NB201, §4.3)", "— (never measured)",
                     "r(log) >= 0.8", _run, plot_lr, accepts_dags=True, options=("size", "device")))

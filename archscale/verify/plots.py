@@ -114,7 +114,10 @@ def plot_lr(result: dict[str, Any], path: Path) -> bool:
         bar = fig.colorbar(ScalarMappable(Normalize(0, top), cmap), ax=ax)
         bar.set_label("log2 E||z_out||² / E||x||² at init")
     a, cfg = main["agreement"], result["config"]
-    ax.set_title(f"{result['title']} ({cfg['init']} init, {cfg.get('readout', 'mup')} readout LR)\n"
+    import textwrap  # long titles (e.g. nb201-lr's) would be cut at the figure's edge
+
+    head = textwrap.fill(f"{result['title']} ({cfg['init']} init, {cfg.get('readout', 'mup')} readout LR)", 60)
+    ax.set_title(f"{head}\n"
                  f"r(log) = {a['r_log']:.3f}, r = {a['r_linear']:.3f}, slope = {a['slope_log']:.2f}, n = {a['n']}",
                  fontsize=9)
     return _save(fig, path)
