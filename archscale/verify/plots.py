@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_init", "plot_lr", "plot_mup"]
+__all__ = ["plot_init", "plot_lr", "plot_mup", "plot_update_scale"]
 
 _SCHEME_STYLE = {"target": ("tab:blue", "o"), "source": ("tab:orange", "s"), "he": ("tab:red", "^")}
 _KERNEL_COLOUR = {1: "tab:green", 3: "tab:blue", 5: "tab:purple", 7: "tab:red"}
@@ -114,7 +114,10 @@ def plot_lr(result: dict[str, Any], path: Path) -> bool:
         bar = fig.colorbar(ScalarMappable(Normalize(0, top), cmap), ax=ax)
         bar.set_label("log2 E||z_out||² / E||x||² at init")
     a, cfg = main["agreement"], result["config"]
-    ax.set_title(f"{result['title']} ({cfg['init']} init, {cfg.get('readout', 'mup')} readout LR)\n"
+    import textwrap  # long titles (e.g. nb201-lr's) would be cut at the figure's edge
+
+    head = textwrap.fill(f"{result['title']} ({cfg['init']} init, {cfg.get('readout', 'mup')} readout LR)", 60)
+    ax.set_title(f"{head}\n"
                  f"r(log) = {a['r_log']:.3f}, r = {a['r_linear']:.3f}, slope = {a['slope_log']:.2f}, n = {a['n']}",
                  fontsize=9)
     return _save(fig, path)
@@ -139,4 +142,34 @@ def plot_mup(result: dict[str, Any], path: Path) -> bool:
     ax.set_ylabel(result.get("accuracy_name", "accuracy (%)"))
     ax.legend(fontsize=8)
     ax.set_title(result["title"], fontsize=10)
+    return _save(fig, path)
+
+
+def plot_update_scale(result: dict[str, Any], path: Path) -> bool:
+    """||Delta f|| after one step against S, standard vs arch-aware, one panel per network variant."""
+    rows = result.get("rows") or []
+    if not rows:
+        return False
+    plt = _pyplot()
+    eta0 = result["config"]["eta0"][0]
+    variants = sorted({r["variant"] for r in rows}, reverse=True)
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.2), squeeze=False)
+    for ax, variant in zip(axes[0], variants):
+        for scheme, colour in (("standard", "tab:red"), ("arch-aware", "tab:blue")):
+            sel = [r for r in rows if r["variant"] == variant and r["scheme"] == scheme and r["eta0"] == eta0]
+            live = [r for r in sel if not r["trivial"]]
+            stats = result["summary"]["by_setting"][f"{variant}.eta0={eta0:g}"][scheme]["delta_f"]
+            ax.scatter([r["S"] for r in live], [r["delta_f"] for r in live], c=colour, s=18,
+                       label=f"{scheme}: {stats['mean']:.3g} ± {stats['std']:.3g} (CV {stats['cv']:.2f})")
+            ax.scatter([r["S"] for r in sel if r["trivial"]], [r["delta_f"] for r in sel if r["trivial"]],
+                       facecolors="none", edgecolors=colour, s=18)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        from matplotlib.ticker import NullFormatter
+
+        ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a log axis overlap
+        ax.set_xlabel("S = sum over paths of L_p^3")
+        ax.set_ylabel("||Δf|| after one SGD step (mean of 10 minibatches)")
+        ax.set_title(f"{variant} network, eta0 = {eta0:g} (open: trivial DAGs)", fontsize=9)
+        ax.legend(fontsize=7)
     return _save(fig, path)

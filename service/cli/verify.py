@@ -10,7 +10,7 @@ from ._common import fail as _fail
 
 
 def verify(
-    name: str = typer.Argument(..., help="Experiment: init | mlp-depth | mlp-topology | cnn | mup (or 'list')."),
+    name: str = typer.Argument(..., help="Experiment: init | mlp-depth | mlp-topology | cnn | mup | nb201-lr | update-scale | topology (or 'list')."),
     fast: bool = typer.Option(False, "--fast", help="The small variant the test suite runs (seconds, noisier)."),
     out: str = typer.Option("docs/verification", "--out", help="Folder for <name>.json and <name>.png."),
     dag: Optional[List[str]] = typer.Option(
@@ -20,6 +20,14 @@ def verify(
         None, "--init", help="LR experiments: init of the DAG edges, target (default) | source | he."),
     readout: Optional[str] = typer.Option(
         None, "--readout", help="LR experiments: readout LR, mup (eta / width, default) | full (eta)."),
+    size: Optional[str] = typer.Option(
+        None, "--size", help="nb201-lr: cpu (C=8, N=1, 16x16, 3k images; default) | paper (C=16, N=5, 32x32, 50k)."),
+    device: Optional[str] = typer.Option(None, "--device", help="nb201-lr: torch device, e.g. cuda (paper size)."),
+    variant: Optional[str] = typer.Option(
+        None, "--variant", help="topology / update-scale: released (the released code's MLP) | derivation."),
+    ablate: Optional[str] = typer.Option(
+        None, "--ablate", help="topology: swap one component of the released MLP for the derivation's "
+                               "(block | stem | degree | readout-init | readout-lr)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-network progress lines."),
     threads: Optional[int] = typer.Option(
         None, "--threads", help="torch CPU threads (default: torch's). On a shared machine 1 avoids oversubscription."),
@@ -48,11 +56,13 @@ def verify(
         torch.set_num_threads(threads)
     try:
         get_experiment(name)
+        extra = {"size": size, "device": device, "variant": variant, "ablate": ablate}
         command = ("rebench verify " + name + (" --fast" if fast else "") + "".join(f" --dag {d}" for d in dag or [])
                    + (f" --init {init}" if init else "") + (f" --readout {readout}" if readout else "")
+                   + "".join(f" --{k} {v}" for k, v in extra.items() if v is not None)
                    + (f" --threads {threads}" if threads else ""))
         result = run_experiment(name, fast=fast, out_dir=out, dags=list(dag) if dag else None,
-                                options={"init": init, "readout": readout}, command=command,
+                                options={"init": init, "readout": readout, **extra}, command=command,
                                 log=(lambda _: None) if quiet else (lambda line: console.print(line, soft_wrap=True)))
     except UnknownExperiment as exc:
         _fail(f"NAME: {exc} (or 'list')")

@@ -52,3 +52,20 @@ def test_verify_list_names_every_experiment():
     assert result.exit_code == 0
     for name in ("init", "mlp-depth", "mlp-topology", "cnn", "mup"):
         assert name in result.output
+
+
+# generated over the registry: every experiment is listed by the CLI and documented with its command
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+from archscale.verify import EXPERIMENTS  # noqa: E402
+
+_DOC = pathlib.Path(__file__).resolve().parents[3] / "docs" / "verification.md"
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_registered_experiment_is_listed_and_documented_with_its_command(name):
+    listed = runner.invoke(app, ["verify", "list"])
+    assert listed.exit_code == 0 and any(line.startswith(name + " ") for line in listed.output.splitlines())
+    assert f"rebench verify {name}" in _DOC.read_text()
