@@ -46,9 +46,8 @@ def main() -> None:
     import sqlalchemy as sa
 
     from service.api import create_app
-    from service.dispatch import CeleryDispatcher
     from service.settings import Settings
-    from service.storage.models import EpochMetric, Run
+    from service.storage.models import EpochMetric
     from tests.archscale.training.conftest import write_cifar10
     from tests.faults.procs import alive, children_of, cmdline
     from tests.servers import private_postgres, private_redis

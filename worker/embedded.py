@@ -15,6 +15,7 @@ import threading
 
 from service.dispatch import EmbeddedDispatcher
 from service.settings import Settings, get_settings
+from service.storage import runs as run_repo
 from service.storage.campaigns import next_queued_run_id
 from service.storage.database import Database
 

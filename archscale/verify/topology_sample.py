@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import random
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any, Callable
 
 import torch

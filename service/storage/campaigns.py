@@ -36,7 +36,7 @@ from archscale.protocols import Protocol as ProtocolSpec
 from .bulk import copy_rows, dialect_insert
 from .campaign_select import normalise_selector, select_archs
 from .dedup import KEY_COLUMNS, _class_keys, _existing_trained, _promote, resolve_dedup
-from .errors import InvalidField, NotFound, OverLimit
+from .errors import NotFound, OverLimit
 from .models import ACTIVE_STATUSES, Architecture, BatchRun, Campaign, CampaignRun, Run, UTCDateTime, utcnow
 from .reference import ensure_protocol
 from .runs import CreatedRun, RunSpec

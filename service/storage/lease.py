@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, InvalidField
 from .models import Run, utcnow
 
-__all__ = ["Lease", "LeaseLost", "Held", "hold", "lease_of"]
+__all__ = ["Lease", "LeaseLost", "Held", "hold", "lease_of", "beat_values"]
 
 _runs = Run.__table__
 
@@ -52,9 +52,8 @@ def lease_of(run: Run, worker_id: str) -> Lease:
     return Lease(run.id, worker_id, run.attempts)
 
 
-def hold(session: Session, lease: Lease, *, epoch: int | None = None, total_epochs: int | None = None) -> Held:
-    """Check the lease, refresh the heartbeat (and progress), and lock the row until the
-    transaction ends; :class:`LeaseLost` when the lease no longer holds (nothing written)."""
+def beat_values(epoch: int | None = None, total_epochs: int | None = None) -> dict[str, object]:
+    """The columns a heartbeat writes: its time and, when given, the progress (checked)."""
     now = utcnow()
     values: dict[str, object] = {"heartbeat_at": now, "updated_at": now}
     if epoch is not None:
@@ -65,6 +64,13 @@ def hold(session: Session, lease: Lease, *, epoch: int | None = None, total_epoc
         if total_epochs <= 0:
             raise InvalidField(f"total_epochs {total_epochs} must be > 0", "total_epochs")
         values["total_epochs"] = total_epochs
+    return values
+
+
+def hold(session: Session, lease: Lease, *, epoch: int | None = None, total_epochs: int | None = None) -> Held:
+    """Check the lease, refresh the heartbeat (and progress), and lock the row until the
+    transaction ends; :class:`LeaseLost` when the lease no longer holds (nothing written)."""
+    values = beat_values(epoch, total_epochs)
     stmt = (sa.update(_runs)
             .where(_runs.c.id == lease.run_id, _runs.c.status == "running", _runs.c.worker_id == lease.worker_id,
                    _runs.c.attempts == lease.token)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from .bulk import copy_rows, dialect_insert
 from .errors import Conflict, InvalidField, NotFound
-from .lease import Lease, hold
+from .lease import Lease, beat_values, hold
 from .models import ACTIVE_STATUSES, Run, utcnow
 from .reference import ensure_protocol
 from .runspec import (RunSpec, check_trainable, resolve_arch_index, resolve_dataset, resolve_precision,
@@ -191,16 +191,7 @@ class Heartbeat:
 def heartbeat(session: Session, run_id: int, worker_id: str, epoch: int | None = None,
               total_epochs: int | None = None) -> Heartbeat:
     """Refresh the heartbeat (and progress) of a run this worker holds; says whether to stop."""
-    now = utcnow()
-    values: dict[str, object] = {"heartbeat_at": now, "updated_at": now}
-    if epoch is not None:
-        if epoch < 0:
-            raise InvalidField(f"epoch {epoch} must be >= 0", "epoch")
-        values["progress_epoch"] = epoch
-    if total_epochs is not None:
-        if total_epochs <= 0:
-            raise InvalidField(f"total_epochs {total_epochs} must be > 0", "total_epochs")
-        values["total_epochs"] = total_epochs
+    values = beat_values(epoch, total_epochs)
     stmt = (sa.update(_runs).where(_runs.c.id == run_id, _runs.c.status == "running", _runs.c.worker_id == worker_id)
             .values(**values).returning(_runs.c.cancel_requested))
     flag = session.execute(stmt).scalar()

@@ -16,7 +16,6 @@ from service.schemas.rankings import LeaderboardOut, LeaderboardQuery
 from service.storage.readmodel import SeriesKey, Snapshot
 
 from ..deps import snapshot_of
-from ..errors import ApiError
 from ..query import openapi_parameters, parse_query
 from ..rankings import filter_mask, leaderboard_rows, leaderboard_view, sorted_order
 from ..sources import parse_source, rescaled_origin, source_info
