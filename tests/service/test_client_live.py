@@ -311,8 +311,13 @@ def test_wait_shows_progress_and_the_final_accuracies(live, capsys):
 def test_submit_wait_prints_a_results_table(live):
     from typer.testing import CliRunner
 
+    from archscale.base_lrs import BaseLREntry
     from service.cli import app
+    from service.storage.base_lrs import store_entry
 
+    with live["db"].transaction() as session:  # cifar100 has no searched base LR yet (else 409 no_base_lr)
+        store_entry(session.connection(), BaseLREntry("cifar100", "arch-aware", "nb201-12", 0.46, "manual",
+                                                      note="test"))
     args = ["submit", str(ARCH), "--dataset", "cifar100", "--protocol", "nb201-12", "--wait",
             "--url", live["url"], "--api-key", live["key"], *[x for s in SEEDS for x in ("--seed", str(s))]]
     result = CliRunner().invoke(app, args)

@@ -306,8 +306,14 @@ def test_search_loops_on_tiny_real_runs(live, reference, tmp_path):
     write_cifar10(tmp_path, per_batch=40, test=20)
     halves = {"train": ["int", [str(i) for i in range(0, 200, 2)]], "valid": ["int", [str(i) for i in range(1, 200, 2)]]}
     (tmp_path / "cifar-split.txt").write_text(json.dumps(halves))
+    from archscale.base_lrs import BaseLREntry
+    from service.storage.base_lrs import store_entry
+
     with live["db"].transaction() as session:
         key = create_key(session, "real-runs").secret
+        # the test protocol has no searched base LR: submissions need one (else 409 no_base_lr)
+        store_entry(session.connection(), BaseLREntry("cifar10-valid", "arch-aware", FAST.name, 0.46, "manual",
+                                                      note="test protocol"))
     api = RebenchAPI(live["url"], api_key=key, source=f"arch-aware@{FAST.name}")
     space = (("nor_conv_3x3",),) * 4 + (RETRAINED_OPS,) * 2  # 4 cells: ~0.5 s of training each on a quiet CPU
     cells = [api.query_index_by_arch(nas_search.Genotype(ops)) for ops in product(*space)]
@@ -394,7 +400,7 @@ def test_bad_files_name_the_fault_and_change_nothing(live, tmp_path):
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes(b"arch_index,dataset,epochs,seed,n_seeds,valid_acc\n0,cifar10-valid,200,777,3,9\xe9\n")
     for path in (truncated, latin1):
-        with pytest.raises(InvalidField, match=rf"{path.name} cannot be read as a .*UTF-8 CSV"), \
+        with pytest.raises(InvalidField, match=rf"{path.name}: .*(file is truncated|is not UTF-8 text)"), \
                 db.engine.begin() as conn:
             import_nb201_csv(conn, path)
     assert _counts(db) == before  # one transaction each: nothing half-written

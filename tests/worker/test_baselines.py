@@ -56,11 +56,11 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
 
         # unknown base LR: 409 before anything is queued, naming dataset, recipe and the fixing command
         refused = httpx.post(f"{url}/v1/runs", headers=headers, timeout=10,
-                             json={"arch": 6111, "dataset": "cifar10", "scaling": "standard-tuned",
+                             json={"arch": 6111, "dataset": "cifar10-valid", "scaling": "standard-tuned",
                                    "protocol": "nb201-12", "seeds": [1]})
         assert refused.status_code == 409, refused.text
-        assert "'cifar10'" in refused.text and "'standard-tuned'" in refused.text
-        assert "rebench base-lr --dataset cifar10 --recipe standard-tuned --protocol nb201-12" in refused.text
+        assert "'cifar10-valid'" in refused.text and "'standard-tuned'" in refused.text
+        assert "rebench base-lr --dataset cifar10-valid --recipe standard-tuned --protocol nb201-12" in refused.text
         batch_refused = httpx.post(f"{url}/v1/batches", headers=headers, timeout=10,
                                    json={"archs": [6111], "dataset": "cifar100", "scaling": "arch-aware",
                                          "protocol": "smoke", "seeds": [1]})
