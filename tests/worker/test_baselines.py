@@ -12,9 +12,8 @@ import time
 import httpx
 import pytest
 
-from tests.service.conftest import free_port
 from tests.worker.conftest import ROOT, wait_for
-from tests.worker.test_embedded import embedded_env
+from tests.worker.test_embedded import embedded_env, embedded_server
 
 REBENCH = [sys.executable, "-m", "service.cli"]
 pytestmark = pytest.mark.slow
@@ -26,7 +25,7 @@ def _finished(url: str, run_ids: list[int]) -> bool:
 
 
 def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_root):
-    env, port = embedded_env(tmp_path, data_root), free_port()
+    env = embedded_env(tmp_path, data_root)
     db_url = f"sqlite:///{tmp_path / 'rebench.db'}"
     search = subprocess.run(REBENCH + ["base-lr", "--dataset", "cifar10", "--recipe", "standard-tuned", "--protocol",
                                        "smoke", "--seeds", "777", "888", "--grid", "0.02,0.2", "--data-root",
@@ -34,20 +33,7 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
                                        "--cache-dir", str(tmp_path / "cache")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert search.returncode == 0, search.stdout + search.stderr
-    server = subprocess.Popen(REBENCH + ["serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(up, 60, "the API", lambda: (tmp_path / "serve.log").read_text())
-        key = subprocess.run(REBENCH + ["api-key", "create", "--name", "test"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()
+    with embedded_server(env, tmp_path / "serve.log") as (_, url, key):
         headers = {"X-API-Key": key}
         listed = httpx.get(f"{url}/v1/base-lrs", params={"recipe": "standard-tuned"}, timeout=5).json()["base_lrs"]
         searched = next(r for r in listed if r["protocol"] == "smoke")
@@ -108,6 +94,3 @@ def test_standard_tuned_and_per_arch_searched_train_end_to_end(tmp_path, data_ro
                                 "k": [100]})
         assert tau.status_code == 200, tau.text
         assert tau.json()["n_common"] == 2 and tau.json()["rows"][0]["n"] == 2
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

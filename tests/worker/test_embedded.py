@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,10 +28,12 @@ def embedded_env(home: Path, data_root: Path) -> dict[str, str]:
     return {**env, "REBENCH_HOME": str(home), "DATA_ROOT": str(data_root), "DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
 
 
-def test_serve_trains_a_submission_in_its_embedded_worker_without_torch_in_the_api(tmp_path, data_root):
-    env, port = embedded_env(tmp_path, data_root), free_port()
+@contextmanager
+def embedded_server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """`rebench serve` (embedded) on a free port until the block ends: (process, url, a write key)."""
+    port = free_port()
     server = subprocess.Popen(REBENCH + ["serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
+                              stdout=open(log, "w"), stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
 
@@ -39,9 +43,18 @@ def test_serve_trains_a_submission_in_its_embedded_worker_without_torch_in_the_a
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, 60, "the API", lambda: (tmp_path / "serve.log").read_text())
+        wait_for(up, 60, "the API", log.read_text)
         key = subprocess.run(REBENCH + ["api-key", "create", "--name", "test"], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout.strip()
+        yield server, url, key
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_trains_a_submission_in_its_embedded_worker_without_torch_in_the_api(tmp_path, data_root):
+    env = embedded_env(tmp_path, data_root)
+    with embedded_server(env, tmp_path / "serve.log") as (server, url, key):
         submit = subprocess.run(REBENCH + ["submit", "6111", "--protocol", "smoke", "--seed", "3", "--wait",
                                            "--url", url, "--api-key", key],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -53,9 +66,6 @@ def test_serve_trains_a_submission_in_its_embedded_worker_without_torch_in_the_a
         # The API process trained nothing itself: libtorch was never mapped into it.
         maps = Path(f"/proc/{server.pid}/maps").read_text()
         assert "libtorch" not in maps
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_demo_command_runs_end_to_end(tmp_path, data_root):
