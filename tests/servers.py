@@ -106,13 +106,13 @@ class PrivatePostgres:
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, template: str | None = None) -> str:
         import sqlalchemy as sa
 
         admin = sa.create_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
         finally:
             admin.dispose()
         return f"{self.url}/{name}"

@@ -58,13 +58,16 @@ def _read(path: str, mtime: float) -> dict[str, dict[int, float]]:
     return out
 
 
-def _imported(conn: sa.Connection) -> dict[str, dict[int, float]]:
+def _imported(conn: sa.Connection, dataset: str) -> dict[str, dict[int, float]]:
+    """The imported times of ``dataset`` (and of cifar10-valid, which estimates cifar10): one
+    setting's 15,625 rows, not the whole table, per status request."""
     from .models import OriginalCost
 
     c = OriginalCost.__table__.c
     out: dict[str, dict[int, float]] = {}
     rows = conn.execute(sa.select(c.dataset, c.arch_index, c.train_all_time).where(
-        c.source == "nb201", c.epochs == RECORDED_EPOCHS, c.train_all_time.is_not(None)))
+        c.source == "nb201", c.epochs == RECORDED_EPOCHS, c.train_all_time.is_not(None),
+        c.dataset.in_({dataset, "cifar10-valid"} if dataset == "cifar10" else {dataset})))
     for dataset, arch, seconds in rows:
         out.setdefault(dataset, {})[int(arch)] = float(seconds)
     return out
@@ -74,7 +77,7 @@ def recorded_train_seconds(dataset: str, path: Path | None, conn: sa.Connection 
                            ) -> RecordedTimes | None:
     """NB201's recorded 200-epoch training seconds per arch for ``dataset``: from the imported
     ``original_costs`` (with ``conn``), else from the file at ``path``; None when neither has them."""
-    table = _imported(conn) if conn is not None else {}
+    table = _imported(conn, dataset) if conn is not None else {}
     where = "imported by rebench import-nb201"
     if not table:
         if path is None or not Path(path).is_file():

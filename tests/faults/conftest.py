@@ -39,16 +39,7 @@ def pg() -> Iterator[PrivatePostgres]:
 
 
 def fresh_db(pg: PrivatePostgres) -> Database:
-    import sqlalchemy as sa
-
-    name = f"fault_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{pg.url}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE rebench_template'))
-    finally:
-        admin.dispose()
-    return Database(f"{pg.url}/{name}")
+    return Database(pg.create_database(f"fault_{uuid.uuid4().hex[:10]}", template="rebench_template"))
 
 
 @pytest.fixture
